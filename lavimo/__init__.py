@@ -1,0 +1,1 @@
+"""LAVIMO: tri-modal (text, video, 3D human motion) retrieval trained on Ray."""

@@ -1,0 +1,1 @@
+"""Dataset readers, synthetic dataset, motion features, manifest and the Ray Data pipeline."""

@@ -1,0 +1,78 @@
+"""Reading and atomically writing files at local paths or pyarrow-filesystem URIs (s3://, gs://, file://)."""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pyarrow.fs as pafs
+
+
+def is_uri(location: str) -> bool:
+    return "://" in location
+
+
+def absolute(location: str) -> str:
+    """A local path made absolute (so Ray workers in other folders find it); URIs unchanged."""
+    return location if is_uri(location) else os.path.abspath(os.path.expanduser(location))
+
+
+def resolve(location: str) -> tuple[pafs.FileSystem, str]:
+    """(filesystem, path inside it) for a local path or a URI."""
+    if is_uri(location):
+        return pafs.FileSystem.from_uri(location)
+    return pafs.LocalFileSystem(), absolute(location)
+
+
+def join(location: str, *parts: str) -> str:
+    if is_uri(location):
+        return "/".join([location.rstrip("/"), *parts])
+    return str(Path(os.path.expanduser(location)).joinpath(*parts))
+
+
+def exists(location: str) -> bool:
+    fs, path = resolve(location)
+    return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+def is_file(location: str) -> bool:
+    fs, path = resolve(location)
+    return fs.get_file_info(path).type == pafs.FileType.File
+
+
+def list_files(location: str) -> list[str]:
+    """Base names of the files directly inside a folder; [] when it does not exist."""
+    fs, path = resolve(location)
+    if fs.get_file_info(path).type != pafs.FileType.Directory:
+        return []
+    infos = fs.get_file_info(pafs.FileSelector(path, recursive=False))
+    return sorted(info.base_name for info in infos if info.type == pafs.FileType.File)
+
+
+def read_bytes(location: str) -> bytes:
+    fs, path = resolve(location)
+    with fs.open_input_stream(path) as stream:
+        return stream.read()
+
+
+def read_text(location: str) -> str:
+    return read_bytes(location).decode("utf-8")
+
+
+def load_npy(location: str) -> np.ndarray:
+    """Loads a .npy array without unpickling (object arrays are refused)."""
+    return np.load(io.BytesIO(read_bytes(location)), allow_pickle=False)
+
+
+def write_bytes_atomic(location: str, data: bytes) -> None:
+    """Writes to a temporary name beside the target, then renames, so readers never see a partial file."""
+    fs, path = resolve(location)
+    parent = path.rsplit("/", 1)[0]
+    fs.create_dir(parent, recursive=True)
+    temporary = f"{path}.tmp-{uuid.uuid4().hex}"
+    with fs.open_output_stream(temporary) as stream:
+        stream.write(data)
+    fs.move(temporary, path)

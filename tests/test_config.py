@@ -1,0 +1,56 @@
+"""The config loads the shipped YAML, applies overrides, and names the bad key or file when it cannot."""
+
+from pathlib import Path
+
+import pytest
+
+from lavimo.config import ConfigError, LavimoConfig, load_config
+
+CONFIGS = Path(__file__).resolve().parents[1] / "ray_configs"
+
+
+def test_shipped_default_loads_and_round_trips():
+    config = load_config(CONFIGS / "cpu_demo.yaml")
+    assert config.data.dataset == "synthetic"
+    assert config.render.resolution == 256
+    assert LavimoConfig().to_dict().keys() == config.to_dict().keys()
+
+
+def test_overrides_reach_nested_keys_and_parse_values():
+    config = load_config(CONFIGS / "cpu_demo.yaml", ["data.synthetic.num_motions=12", "data.max_motion_frames=null",
+                                                     "prepare.render_cpus=0.5"])
+    assert config.data.synthetic.num_motions == 12
+    assert config.data.max_motion_frames is None
+    assert config.prepare.render_cpus == 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("data: {datset: kit}", "unknown key 'data.datset'"),
+        ("data: {dataset: nope}", "data.dataset: expected one of"),
+        ("render: {resolution: big}", "render.resolution: expected int"),
+        ("render: {resolution: 255}", "render.resolution: expected an even number"),
+        ("data: {splits: train}", "data.splits: expected a list"),
+        ("data: [1, 2]", "data: expected a mapping"),
+        ("prepare: {embed_cpus: 0}", "prepare.embed_cpus: must be > 0"),
+        ("data: {dataset: kit", "not valid YAML"),
+    ],
+)
+def test_bad_config_names_file_and_key(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert message in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_unreadable_config_names_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="missing.yaml: cannot read config"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_malformed_override_is_refused():
+    with pytest.raises(ConfigError, match="expected key=value"):
+        load_config(CONFIGS / "cpu_demo.yaml", ["data.root"])
