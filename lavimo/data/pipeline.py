@@ -1,0 +1,102 @@
+"""The Ray Data stages of data preparation: per-motion checks and rendering, and caption embedding."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Iterator
+
+import cv2
+import numpy as np
+import ray
+
+from lavimo.data import embedding_cache
+from lavimo.data.datasets import Caption, MotionItem
+from lavimo.data.prepare_motion import MotionJob, MotionResult, prepare_motion
+
+log = logging.getLogger(__name__)
+
+
+def _item_to_json(item: MotionItem) -> str:
+    captions = [[c.text, c.tokens, c.start, c.end] for c in item.captions]
+    return json.dumps([item.id, item.split, item.feature_path, item.joints_path, captions])
+
+
+def _item_from_json(text: str) -> MotionItem:
+    motion_id, split, feature_path, joints_path, captions = json.loads(text)
+    return MotionItem(motion_id, split, feature_path, joints_path, tuple(Caption(*c) for c in captions))
+
+
+def _prepare_row(row: dict, job: MotionJob) -> dict:
+    cv2.setNumThreads(1)  # one thread per task: the parallelism comes from running many tasks
+    return {"result": prepare_motion(_item_from_json(row["item"]), job).to_json()}
+
+
+def prepare_motions(items: list[MotionItem], job: MotionJob, cpus_per_task: float) -> Iterator[MotionResult]:
+    """Runs `prepare_motion` for every item as Ray tasks across the cluster, yielding results as they finish."""
+    if not items:
+        return
+    rows = [{"item": _item_to_json(item)} for item in items]
+    dataset = ray.data.from_items(rows, override_num_blocks=min(len(rows), max(1, len(rows) // 4)))
+    dataset = dataset.map(_prepare_row, fn_kwargs={"job": job}, num_cpus=cpus_per_task)
+    progress = _Progress("motions prepared", len(rows))
+    for row in dataset.iter_rows():
+        progress.step()
+        yield MotionResult.from_json(row["result"])
+
+
+class _EmbedChunks:
+    """Ray Data actor: loads the sentence model once and writes one cache file per chunk."""
+
+    def __init__(self, model: str, batch_size: int):
+        # Imported here so that the motion tasks, which share this module, do not pay for torch.
+        from lavimo.data.sentence import SentenceEncoder
+
+        self.encoder = SentenceEncoder(model, batch_size=batch_size)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        counts = []
+        for location, texts_json in zip(batch["location"], batch["texts"]):
+            texts = json.loads(texts_json)
+            embedding_cache.write_chunk(location, texts, self.encoder.encode(texts))  # (N, E)
+            counts.append(len(texts))
+        return {"location": batch["location"], "count": np.asarray(counts)}
+
+
+def embed_chunks(
+    chunks: list[tuple[str, list[str]]], model: str, batch_size: int, actors: int, cpus_per_actor: float
+) -> int:
+    """Embeds each (cache file, texts) chunk on an actor pool; returns the number of texts embedded."""
+    if not chunks:
+        return 0
+    rows = [{"location": location, "texts": json.dumps(texts)} for location, texts in chunks]
+    dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+        _EmbedChunks,
+        fn_constructor_kwargs={"model": model, "batch_size": batch_size},
+        batch_size=1,
+        compute=ray.data.ActorPoolStrategy(size=min(actors, len(rows))),
+        num_cpus=cpus_per_actor,
+    )
+    progress = _Progress("caption chunks embedded", len(rows))
+    total = 0
+    for row in dataset.iter_rows():
+        progress.step()
+        total += int(row["count"])
+    return total
+
+
+class _Progress:
+    """Logs `done/total` at most every few seconds and at the end."""
+
+    def __init__(self, what: str, total: int, every_seconds: float = 5.0):
+        self.what, self.total, self.every = what, total, every_seconds
+        self.done, self.started, self.last = 0, time.monotonic(), 0.0
+
+    def step(self) -> None:
+        self.done += 1
+        now = time.monotonic()
+        if now - self.last >= self.every or self.done == self.total:
+            self.last = now
+            rate = self.done / max(now - self.started, 1e-9)
+            log.info("%s: %d/%d (%.1f/s)", self.what, self.done, self.total, rate)

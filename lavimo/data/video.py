@@ -1,0 +1,100 @@
+"""Video decoding with decord: probe a file, pick frame indices uniformly in a window, decode them to RGB arrays."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class VideoError(ValueError):
+    """A video cannot be read: missing, unreadable or corrupt file, or frames it does not have. Names the path."""
+
+
+@dataclass(frozen=True)
+class VideoMeta:
+    """What a video holds: frame count, average frame rate and frame size in pixels."""
+
+    num_frames: int
+    fps: float
+    width: int
+    height: int
+
+
+def _open(path: str | os.PathLike, num_threads: int):
+    """A decord.VideoReader on a local file; VideoError naming the path when that fails."""
+    import decord  # imported here so that code that only handles indices does not need it
+
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        raise VideoError(f"{name}: no such video file")
+    if not os.path.isfile(name):
+        raise VideoError(f"{name}: not a regular file")
+    try:
+        reader = decord.VideoReader(name, ctx=decord.cpu(0), num_threads=num_threads)
+    except Exception as error:  # noqa: BLE001 - decord raises DECORDError/RuntimeError for anything it cannot parse
+        raise VideoError(f"{name}: cannot open as a video ({_first_line(error)})") from error
+    if len(reader) == 0:
+        raise VideoError(f"{name}: the video has no frames")
+    return reader
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__
+
+
+def probe_video(path: str | os.PathLike, *, num_threads: int = 1) -> VideoMeta:
+    """Frame count, average frame rate and frame size (decodes the first frame to learn the size)."""
+    reader = _open(path, num_threads)
+    first = _decode(reader, np.array([0]), path)  # (1, H, W, 3)
+    return VideoMeta(num_frames=len(reader), fps=float(reader.get_avg_fps()),
+                     width=int(first.shape[2]), height=int(first.shape[1]))
+
+
+def _decode(reader, indices: np.ndarray, path) -> np.ndarray:
+    try:
+        return reader.get_batch(indices.tolist()).asnumpy()
+    except Exception as error:  # noqa: BLE001 - a corrupt stream fails inside decord with its own error types
+        problem = f"cannot decode frames {indices.tolist()} ({_first_line(error)})"
+        raise VideoError(f"{os.fspath(path)}: {problem}") from error
+
+
+def decode_frames(path: str | os.PathLike, frame_indices, *, num_threads: int = 1) -> np.ndarray:
+    """frame_indices: (N,) ints in [0, num_frames) -> (N, H, W, 3) uint8 RGB frames, in the order asked.
+
+    num_threads is decord's decoder threads for this file: 1 by default, since parallelism comes from
+    decoding many files at once.
+    """
+    indices = np.asarray(frame_indices)
+    if indices.ndim != 1 or (indices.size and not np.issubdtype(indices.dtype, np.integer)):
+        raise VideoError(f"{os.fspath(path)}: frame indices must be a 1-D sequence of integers, got {indices!r}")
+    reader = _open(path, num_threads)
+    count = len(reader)
+    if indices.size and (indices.min() < 0 or indices.max() >= count):
+        bad = indices[(indices < 0) | (indices >= count)]
+        raise VideoError(f"{os.fspath(path)}: frame indices {bad.tolist()} out of range; the video has {count} frames")
+    if indices.size == 0:
+        first = _decode(reader, np.array([0]), path)
+        return np.empty((0,) + first.shape[1:], np.uint8)
+    return _decode(reader, indices.astype(np.int64), path)
+
+
+def uniform_frame_indices(start_frame: int, end_frame: int, count: int, *, num_frames: int | None = None) -> np.ndarray:
+    """(count,) int64: the centre frame of each of `count` equal segments of the window [start_frame, end_frame).
+
+    Index i is floor(start + (i + 0.5) * (end - start) / count). The window is first clamped to the video's
+    length when num_frames is given; a window shorter than count repeats frames.
+    """
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    if num_frames is not None:
+        if num_frames < 1:
+            raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+        start_frame, end_frame = max(0, min(start_frame, num_frames - 1)), max(1, min(end_frame, num_frames))
+    if end_frame <= start_frame:
+        raise ValueError(f"empty frame window [{start_frame}, {end_frame})")
+    step = (end_frame - start_frame) / count
+    centres = start_frame + (np.arange(count) + 0.5) * step
+    return np.clip(np.floor(centres).astype(np.int64), start_frame, end_frame - 1)

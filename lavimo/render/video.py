@@ -1,0 +1,96 @@
+"""render_motion_video: joint positions (T, J, 3) -> an H.264 mp4 of a shaded avatar followed by a camera."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lavimo.data.skeleton import Skeleton
+from lavimo.render.avatars import AvatarStyle
+from lavimo.render.body import body_model
+from lavimo.render.camera import CameraRig, follow_camera
+from lavimo.render.draw import draw_frame
+from lavimo.render.encode import DEFAULT_CRF, DEFAULT_KEYFRAME_INTERVAL, DEFAULT_PRESET, EncoderSettings, H264Writer
+from lavimo.render.scene import ClipScene, build_scene
+
+CHUNK_FRAMES = 16  # frames drawn before they are encoded
+MAX_REACH_M = 10_000.0  # joints farther than this from the origin are taken for a unit mistake
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What was written: one video frame per motion frame."""
+
+    num_frames: int
+    fps: float
+    width: int
+    height: int
+    path: str
+
+
+def validate_joints(joints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """Returns joints as float64 (T, J, 3); ValueError naming the problem otherwise."""
+    joints = np.asarray(joints)
+    if joints.ndim != 3 or joints.shape[1:] != (skeleton.num_joints, 3):
+        raise ValueError(f"joints must have shape (T, {skeleton.num_joints}, 3) for skeleton "
+                         f"{skeleton.name!r}, got {joints.shape}")
+    if joints.shape[0] == 0:
+        raise ValueError("joints has zero frames; a video needs at least one")
+    if not np.issubdtype(joints.dtype, np.number):
+        raise ValueError(f"joints must be numeric, got dtype {joints.dtype}")
+    bad = ~np.isfinite(joints)
+    if bad.any():
+        frame = int(np.argwhere(bad)[0, 0])
+        raise ValueError(f"joints contain {int(bad.sum())} NaN/inf values (first in frame {frame})")
+    return joints.astype(np.float64)
+
+
+def prepare_scene(joints: np.ndarray, skeleton: Skeleton, style: AvatarStyle, resolution: int,
+                  fps: float | None = None, rig: CameraRig = CameraRig()) -> ClipScene:
+    """joints: (T, J, 3) in the skeleton's units -> the clip's draw lists (camera, floor, shadow, body)."""
+    joints_m = validate_joints(joints, skeleton) * skeleton.meters_per_unit  # (T, J, 3) metres
+    reach = float(np.abs(joints_m).max())
+    if reach > MAX_REACH_M:
+        raise ValueError(f"joints reach {reach:.3g} m from the origin; are they in {skeleton.name}'s units "
+                         f"({skeleton.meters_per_unit} m per unit)?")
+    root = skeleton.parents.index(-1)  # the pelvis the camera follows
+    camera = follow_camera(joints_m[:, root], fps or skeleton.fps, resolution, rig)
+    return build_scene(joints_m, body_model(skeleton), style, camera)
+
+
+def render_frames(joints: np.ndarray, skeleton: Skeleton, *, style: AvatarStyle, resolution: int = 256,
+                  fps: float | None = None):
+    """Yields the clip's frames, (resolution, resolution, 3) uint8 RGB, one per motion frame (same buffer reused)."""
+    scene = prepare_scene(joints, skeleton, style, resolution, fps)
+    image = np.empty((resolution, resolution, 3), np.uint8)
+    for t in range(scene.num_frames):
+        yield draw_frame(image, scene, t)
+
+
+def render_motion_video(joints: np.ndarray, skeleton: Skeleton, out_path: str | os.PathLike, *, style: AvatarStyle,
+                        resolution: int = 256, fps: float | None = None,
+                        keyframe_interval: int | None = DEFAULT_KEYFRAME_INTERVAL, crf: int = DEFAULT_CRF,
+                        preset: str = DEFAULT_PRESET) -> VideoInfo:
+    """joints: (T, J, 3) in the skeleton's units (y up) -> an H.264 yuv420p mp4 at out_path (local), T frames.
+
+    fps defaults to skeleton.fps; keyframe_interval None leaves x264's default GOP. The file is written
+    under a temporary name next to out_path and renamed when complete.
+    """
+    if resolution < 16 or resolution % 2:
+        raise ValueError(f"resolution must be an even number >= 16, got {resolution}")
+    fps = float(fps if fps is not None else skeleton.fps)
+    settings = EncoderSettings(preset=preset, crf=crf, keyframe_interval=keyframe_interval)
+    scene = prepare_scene(joints, skeleton, style, resolution, fps)
+    chunk = np.empty((min(CHUNK_FRAMES, scene.num_frames), resolution, resolution, 3), np.uint8)  # (n, H, W, 3) RGB
+    with H264Writer(out_path, resolution, resolution, fps, settings) as writer:
+        for start in range(0, scene.num_frames, len(chunk)):
+            count = min(len(chunk), scene.num_frames - start)
+            for i in range(count):  # drawing a few frames, then encoding them, keeps each stage's data in cache
+                draw_frame(chunk[i], scene, start + i)
+            for i in range(count):
+                writer.write(chunk[i])
+    return VideoInfo(num_frames=scene.num_frames, fps=fps, width=resolution, height=resolution,
+                     path=str(Path(out_path)))
