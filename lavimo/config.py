@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from lavimo.models.config import ModelConfig, to_plain
+
 DATASETS = ("humanml3d", "kit", "synthetic")
 
 
@@ -77,32 +79,92 @@ class PrepareConfig:
 
 
 @dataclass(frozen=True)
+class StreamConfig:
+    """How manifest rows become training samples (frame count, frame size and token count come from `model`)."""
+
+    max_motion_frames: int = 196  # longer caption windows are cropped (randomly in training)
+    augment: bool = True  # random resized crop, colour jitter, grayscale, blur, flip (training only)
+    flip_probability: float = 0.5  # the paper flips; the motion is not mirrored with the video
+
+    def validate(self) -> None:
+        if self.max_motion_frames < 2:
+            raise ConfigError(f"stream.max_motion_frames: must be >= 2, got {self.max_motion_frames}")
+        if not 0.0 <= self.flip_probability <= 1.0:
+            raise ConfigError(f"stream.flip_probability: must be in [0, 1], got {self.flip_probability}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    num_workers: int = 4  # Ray Train DDP workers
+    use_gpu: bool = True
+    cpus_per_worker: float = 1.0
+    epochs: int = 400
+    batch_size: int = 64  # global: each worker takes batch_size / num_workers
+    learning_rate: float = 1e-4
+    final_learning_rate: float = 1e-5
+    decay_start: float = 0.25  # constant lr for this fraction of training, then linear decay (100 of 400 epochs)
+    weight_decay: float = 0.01
+    grad_clip_norm: float = 1.0
+    epsilon: float = 0.8  # negative-filtering threshold on sentence-model cosine similarity
+    lambda_recon: float = 0.1
+    mixed_precision: bool = True  # autocast on GPU (bf16 where supported); ignored on CPU
+    decode_actors: int = 4  # Ray Data actors that decode and augment samples
+    decode_cpus: float = 1.0  # CPUs reserved per decode actor
+    checkpoint_every: int = 10  # epochs between checkpoints
+    keep_checkpoints: int = 3  # the best K by checkpoint_metric are kept
+    checkpoint_metric: str = "val/t2m/R10"
+    max_failures: int = 3  # worker crashes survived by restarting from the last checkpoint
+    log_every_steps: int = 10
+    seed: int = 0
+    storage_path: str = "outputs/runs"  # Ray Train storage: local path or URI (s3://, gs://)
+    experiment: str = "lavimo"  # MLflow experiment
+
+    def validate(self) -> None:
+        positive = ("num_workers", "epochs", "batch_size", "decode_actors", "checkpoint_every", "keep_checkpoints",
+                    "log_every_steps")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train.{name}: must be >= 1, got {getattr(self, name)}")
+        if self.batch_size % self.num_workers:
+            raise ConfigError(f"train.batch_size: {self.batch_size} is not divisible by train.num_workers "
+                              f"{self.num_workers}")
+        if not 0.0 <= self.decay_start <= 1.0:
+            raise ConfigError(f"train.decay_start: must be in [0, 1], got {self.decay_start}")
+        if not 0.0 < self.epsilon:
+            raise ConfigError(f"train.epsilon: must be > 0, got {self.epsilon}")
+        if self.cpus_per_worker <= 0 or self.decode_cpus <= 0:
+            raise ConfigError("train.cpus_per_worker and train.decode_cpus must be > 0")
+
+
+@dataclass(frozen=True)
 class LavimoConfig:
     name: str = "cpu_demo"
     data: DataConfig = field(default_factory=DataConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> None:
         self.data.validate()
         self.render.validate()
         self.prepare.validate()
+        self.stream.validate()
+        self.train.validate()
+        try:
+            self.model.validate()
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
 
     def to_dict(self) -> dict[str, Any]:
-        return _to_plain(dataclasses.asdict(self))
+        return to_plain(dataclasses.asdict(self))
 
 
 def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> LavimoConfig:
     """Reads a YAML config, applies `key.sub=value` overrides, and validates the result."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read config ({err.strerror})") from err
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from err
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping, got {type(raw).__name__}")
+    raw = _read_yaml(path)
     for override in overrides:
         _apply_override(raw, override)
     try:
@@ -111,6 +173,32 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> Lavim
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
     return config
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A YAML mapping; `extends: other.yaml` (relative to this file) is read first and overridden key by key."""
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read config ({err.strerror})") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, got {type(raw).__name__}")
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    parent_path = (path.parent / str(parent)).resolve()
+    if parent_path in seen:
+        raise ConfigError(f"{path}: 'extends' makes a cycle through {parent_path}")
+    return _merge(_read_yaml(parent_path, (*seen, path.resolve())), raw)
+
+
+def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in changes.items():
+        merged[key] = _merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return merged
 
 
 def from_dict(cls: type, raw: dict[str, Any], prefix: str = "") -> Any:
@@ -160,10 +248,3 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
             raise ConfigError(f"override {override!r}: {part!r} is not a section")
     node[leaf] = yaml.safe_load(text)
 
-
-def _to_plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_plain(v) for v in value]
-    return value

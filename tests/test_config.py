@@ -12,7 +12,8 @@ CONFIGS = Path(__file__).resolve().parents[1] / "ray_configs"
 def test_shipped_default_loads_and_round_trips():
     config = load_config(CONFIGS / "cpu_demo.yaml")
     assert config.data.dataset == "synthetic"
-    assert config.render.resolution == 256
+    assert config.render.resolution == 128
+    assert config.model.modalities == ("motion", "text", "video")
     assert LavimoConfig().to_dict().keys() == config.to_dict().keys()
 
 
@@ -54,3 +55,31 @@ def test_unreadable_config_names_the_file(tmp_path):
 def test_malformed_override_is_refused():
     with pytest.raises(ConfigError, match="expected key=value"):
         load_config(CONFIGS / "cpu_demo.yaml", ["data.root"])
+
+
+def test_a_variant_extends_its_base_key_by_key():
+    base = load_config(CONFIGS / "kit.yaml")
+    variant = load_config(CONFIGS / "kit_2modal.yaml")
+    assert variant.model.modalities == ("motion", "text")
+    assert variant.model.motion.feature_dim == base.model.motion.feature_dim == 251
+    assert variant.model.motion.num_layers == 6  # inherited through kit.yaml from humanml3d.yaml
+    assert variant.data.dataset == "kit" and variant.train.epochs == 400
+
+
+def test_every_shipped_config_is_valid():
+    for path in sorted(CONFIGS.glob("*.yaml")):
+        load_config(path)
+
+
+def test_an_extends_cycle_is_refused(tmp_path):
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(ConfigError, match="makes a cycle"):
+        load_config(tmp_path / "a.yaml")
+
+
+def test_model_errors_name_the_model_key(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("model: {latent_dim: 30}")
+    with pytest.raises(ConfigError, match="model.motion.num_heads"):
+        load_config(path)

@@ -1,5 +1,7 @@
 """Preparing one motion: every bad input is a counted skip naming its file; supplied videos are used as they are."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -7,6 +9,7 @@ from lavimo.data.datasets import DATASET_SPECS, ClipRules, DatasetError, index_s
 from lavimo.data.prepare_motion import MotionJob, prepare_motion
 from lavimo.data.skeleton import HUMANML3D
 from lavimo.data.skip_report import SkipReport
+from lavimo.data.video import probe_video
 from tests.folders import write_dataset
 
 GOOD = "a person walks forward#a/DET person/NOUN#0.0#0.0"
@@ -89,6 +92,8 @@ def test_a_corrupt_rendered_video_is_rendered_again(folder, tmp_path):
     assert result.rendered and result.row["video_num_frames"] == 51
     again = prepare_motion(item, job)
     assert not again.rendered and again.row == result.row
+    larger = prepare_motion(item, dataclasses.replace(job, resolution=96))  # another resolution: rendered anew
+    assert larger.rendered and probe_video(str(target)).width == 96
 
 
 def test_a_supplied_video_of_another_size_and_rate_is_used_as_it_is(folder, tmp_path):
@@ -107,3 +112,13 @@ def test_a_supplied_video_of_another_size_and_rate_is_used_as_it_is(folder, tmp_
     assert (result.row["video_num_frames"], result.row["video_fps"]) == (45, 30.0)
     assert result.row["video_rendered"] is False
     assert not (tmp_path / "prepared" / "videos" / "good.mp4").exists()
+
+
+def test_outputs_at_a_filesystem_uri_go_through_pyarrow(folder, tmp_path):
+    """`data.prepared` may be a URI: the video is rendered locally, then written through the URI's filesystem."""
+    job = dataclasses.replace(_job(folder, tmp_path), prepared=f"file://{tmp_path}/remote")
+    (item,) = [i for i in index_split(str(folder), "train", SkipReport()) if i.id == "good"]
+    result = prepare_motion(item, job)
+    assert result.rendered and result.row["video_path"] == f"file://{tmp_path}/remote/videos/good.mp4"
+    assert probe_video(str(tmp_path / "remote" / "videos" / "good.mp4")).num_frames == 51
+    assert not prepare_motion(item, job).rendered  # found again through the URI

@@ -118,7 +118,11 @@ def _ensure_video(item: MotionItem, job: MotionJob, features, report: SkipReport
     target = storage.join(job.prepared, "videos", f"{item.id}.mp4")
     if storage.is_file(target):
         try:
-            return _Video(target, _probe(target), supplied=False, rendered_now=False)
+            meta = _probe(target)
+            if (meta.width, meta.height) == (job.resolution, job.resolution):
+                return _Video(target, meta, supplied=False, rendered_now=False)
+            log.info("re-rendering %s: %dx%d, the config asks for %d", target, meta.width, meta.height,
+                     job.resolution)
         except VideoError as err:
             log.warning("re-rendering %s: %s", target, err)
     joints = _joints_for_rendering(item, job, features, report)

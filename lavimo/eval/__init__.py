@@ -1,0 +1,1 @@
+"""Embedding, retrieval metrics and protocols, and the retrieval index."""

