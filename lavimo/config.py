@@ -108,8 +108,8 @@ class TrainConfig:
     epsilon: float = 0.8  # negative-filtering threshold on sentence-model cosine similarity
     lambda_recon: float = 0.1
     mixed_precision: bool = True  # autocast on GPU (bf16 where supported); ignored on CPU
-    decode_actors: int = 4  # Ray Data actors that decode and augment samples
-    decode_cpus: float = 1.0  # CPUs reserved per decode actor
+    decode_tasks: int = 4  # concurrent Ray Data tasks that decode and augment samples
+    decode_cpus: float = 1.0  # CPUs reserved per decode task
     checkpoint_every: int = 10  # epochs between checkpoints
     keep_checkpoints: int = 3  # the best K by checkpoint_metric are kept
     checkpoint_metric: str = "val/t2m/R10"
@@ -120,7 +120,7 @@ class TrainConfig:
     experiment: str = "lavimo"  # MLflow experiment
 
     def validate(self) -> None:
-        positive = ("num_workers", "epochs", "batch_size", "decode_actors", "checkpoint_every", "keep_checkpoints",
+        positive = ("num_workers", "epochs", "batch_size", "decode_tasks", "checkpoint_every", "keep_checkpoints",
                     "log_every_steps")
         for name in positive:
             if getattr(self, name) < 1:

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 
 import ray
+import ray.data
 
 log = logging.getLogger(__name__)
 
 
-def connect() -> None:
-    """Joins the cluster named by RAY_ADDRESS (as `ray job submit` sets it) or starts a local one."""
+def connect(min_local_cpus: float = 0) -> None:
+    """Joins the cluster named by RAY_ADDRESS (as `ray job submit` sets it) or starts a local one.
+
+    A local cluster gets at least `min_local_cpus` logical CPUs, so that the train workers, the decode tasks and
+    Ray Data's read tasks can all be scheduled at once even on a 2-core machine (they share the cores).
+    """
     if ray.is_initialized():
         return
     address = os.environ.get("RAY_ADDRESS")
-    ray.init(address=address, log_to_driver=True)
+    # Ray Data's progress bars flood non-interactive logs; the jobs log their own progress. The driver's
+    # DataContext travels to the train workers, so it is switched off there as well as by the variable.
+    quiet = {"RAY_DATA_DISABLE_PROGRESS_BARS": "1"}
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    num_cpus = None if address else max(os.cpu_count() or 1, math.ceil(min_local_cpus))
+    ray.init(address=address, num_cpus=num_cpus, log_to_driver=True, runtime_env={"env_vars": quiet})
     where = address or "a new local cluster"
     log.info("connected to %s with %s CPUs", where, ray.cluster_resources().get("CPU", 0))

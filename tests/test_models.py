@@ -145,6 +145,21 @@ def test_frozen_text_model_gets_no_grad_and_stays_in_eval(minilm_tower):
     assert all(p.grad is not None for p in minilm_tower.transformer.parameters())
 
 
+def test_frozen_states_are_cached_per_caption_and_equal_fresh_ones(minilm_tower):
+    assert not minilm_tower.config.finetune
+    tokenizer = load_tokenizer(minilm_tower.config)
+    minilm_tower._frozen_states.clear()
+    short_ids, short_attention = tokenize(tokenizer, CAPTIONS[1:], 32)  # cached with little padding
+    minilm_tower._frozen_hidden(short_ids, short_attention)
+    ids, attention = tokenize(tokenizer, CAPTIONS, 32)  # one new caption, one from the cache, more padding
+    cached = minilm_tower._frozen_hidden(ids, attention)
+    with torch.no_grad():
+        fresh = minilm_tower.pretrained(input_ids=ids, attention_mask=attention.long()).last_hidden_state
+    assert len(minilm_tower._frozen_states) == 2
+    torch.testing.assert_close(cached[attention], fresh[attention], atol=1e-5, rtol=1e-5)
+    assert (cached[~attention] == 0).all()
+
+
 @pytest.mark.parametrize("modalities", [("motion", "text", "video"), ("motion", "text")])
 def test_full_model_shapes(tiny_bert, modalities):
     torch.manual_seed(0)

@@ -1,17 +1,19 @@
-"""The Ray Data stages of data preparation: per-motion checks and rendering, and caption embedding."""
+"""The Ray Data stages: preparation (per-motion checks and rendering, caption embedding) and the sample stream."""
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from typing import Iterator
 
 import cv2
 import numpy as np
+import pyarrow.parquet as pq
 import ray
 
-from lavimo.data import embedding_cache
+from lavimo.data import embedding_cache, storage
 from lavimo.data.datasets import Caption, MotionItem
 from lavimo.data.prepare_motion import MotionJob, MotionResult, prepare_motion
 
@@ -100,3 +102,64 @@ class _Progress:
             self.last = now
             rate = self.done / max(now - self.started, 1e-9)
             log.info("%s: %d/%d (%.1f/s)", self.what, self.done, self.total, rate)
+
+
+def sample_stream(manifest_location: str, builder_kwargs: dict, *, training: bool, decode_tasks: int,
+                  cpus_per_task: float, batch_size: int = 16) -> ray.data.Dataset:
+    """A streaming dataset of samples (SAMPLE_DTYPES columns) built from a split's manifest by decode tasks.
+
+    builder_kwargs are SampleBuilder's arguments except `training`. The manifest rows (paths and embeddings, no
+    pixels) are cut into blocks of about batch_size rows so that decoding spreads over up to decode_tasks
+    concurrent tasks; in training the block order is shuffled every epoch. Nothing is materialised: every
+    iteration re-reads the manifest and re-decodes. Tasks, not actors: Ray Data starts an actor pool anew for
+    every epoch (about 10 s here), while task processes stay warm and keep their SampleBuilder.
+    """
+    # Imported here so that preparation's motion tasks, which share this module, do not load torch.
+    from lavimo.data.samples import INPUT_COLUMNS, build_samples
+
+    if "training" in builder_kwargs:
+        raise ValueError("sample_stream: pass `training` as its own argument, not in builder_kwargs")
+    fs, path = storage.resolve(manifest_location)
+    try:
+        num_rows = pq.read_metadata(path, filesystem=fs).num_rows
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{manifest_location}: manifest not found; run jobs/prepare_data.py first") from None
+    dataset = ray.data.read_parquet(path, filesystem=fs).select_columns(list(INPUT_COLUMNS))
+    dataset = dataset.repartition(max(1, math.ceil(num_rows / batch_size)))  # a manifest file is read as one block
+    if training:
+        dataset = dataset.randomize_block_order()
+    return dataset.map_batches(
+        build_samples,
+        fn_kwargs={"builder_kwargs": builder_kwargs, "training": training},
+        batch_size=batch_size,
+        batch_format="numpy",
+        compute=ray.data.TaskPoolStrategy(size=decode_tasks),
+        num_cpus=cpus_per_task,
+    )
+
+
+def batch_inference(dataset: ray.data.Dataset, model_class: type, model_kwargs: dict, *, actors: int,
+                    cpus_per_actor: float, gpus_per_actor: float = 0.0, batch_size: int = 64) -> list[dict]:
+    """Runs a callable model class on an actor pool over `dataset` (on GPUs when asked); returns numpy batches."""
+    outputs = dataset.map_batches(
+        model_class,
+        fn_constructor_kwargs=model_kwargs,
+        batch_size=batch_size,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        num_cpus=cpus_per_actor,
+        num_gpus=gpus_per_actor,
+    )
+    return list(outputs.iter_batches(batch_size=None, batch_format="numpy"))
+
+
+def torch_batches(dataset_shard, batch_size: int, *, device, local_shuffle_buffer_size: int | None,
+                  training: bool):
+    """Iterates a sample dataset or a Train shard as dicts of tensors; training drops the last partial batch."""
+    import torch
+
+    from lavimo.data.samples import SAMPLE_DTYPES
+
+    dtypes = {name: torch.from_numpy(np.zeros(0, dtype)).dtype for name, dtype in SAMPLE_DTYPES.items()}
+    return dataset_shard.iter_torch_batches(batch_size=batch_size, dtypes=dtypes, device=device, drop_last=training,
+                                            local_shuffle_buffer_size=local_shuffle_buffer_size)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from typing import Any, Sequence
 
 import torch
@@ -55,6 +56,9 @@ def load_pretrained_text_model(config: TextEncoderConfig, load_weights: bool = T
     return model
 
 
+FROZEN_CACHE_SIZE = 50_000  # captions whose frozen-encoder states are kept (about 25 KB each at 16 tokens)
+
+
 class TextEncoder(nn.Module):
     """Encodes tokenised captions; e_t is the temporal transformer's output at its own [CLS] token."""
 
@@ -68,6 +72,7 @@ class TextEncoder(nn.Module):
         self.projection = nn.Linear(self.pretrained.config.hidden_size, latent_dim)
         self.transformer = SequenceTransformer(latent_dim, config.num_layers, config.num_heads, config.ff_dim,
                                                config.dropout, config.max_tokens, use_cls=True)
+        self._frozen_states: OrderedDict[tuple[int, ...], Tensor] = OrderedDict()  # caption tokens -> (l, H)
 
     def train(self, mode: bool = True) -> "TextEncoder":
         super().train(mode)
@@ -75,12 +80,33 @@ class TextEncoder(nn.Module):
             self.pretrained.eval()  # a frozen encoder stays deterministic (no dropout)
         return self
 
+    @torch.no_grad()
+    def _frozen_hidden(self, input_ids: Tensor, mask: Tensor) -> Tensor:
+        """The frozen encoder's states, computed once per distinct caption and then reused: with right padding
+        and a frozen model, a caption's valid states never change. Keeps at most FROZEN_CACHE_SIZE captions."""
+        keys = [tuple(ids[row_mask].tolist()) for ids, row_mask in zip(input_ids.cpu(), mask.cpu())]
+        missing = [i for i, key in enumerate(keys) if key not in self._frozen_states]
+        if missing:
+            rows = torch.tensor(missing, device=input_ids.device)
+            fresh = self.pretrained(input_ids=input_ids[rows], attention_mask=mask[rows].long()).last_hidden_state
+            for state, i in zip(fresh, missing):  # state: (L, H)
+                self._frozen_states[keys[i]] = state[: len(keys[i])].clone()
+        hidden = torch.zeros(*input_ids.shape, self.pretrained.config.hidden_size, device=input_ids.device)
+        for i, key in enumerate(keys):
+            self._frozen_states.move_to_end(key)
+            hidden[i, : len(key)] = self._frozen_states[key]  # (l, H)
+        while len(self._frozen_states) > FROZEN_CACHE_SIZE:
+            self._frozen_states.popitem(last=False)
+        return hidden  # (B, L, H)
+
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Encoded:
         """input_ids (B, L) long, attention_mask (B, L) bool -> Encoded(e_t (B, C), tokens (B, L, C), mask)."""
         if input_ids.dim() != 2:
             raise ValueError(f"text: expected input_ids of shape (B, L), got {tuple(input_ids.shape)}")
         mask = check_mask(attention_mask, input_ids.shape[0], input_ids.shape[1], "text")
-        with torch.set_grad_enabled(self.config.finetune and torch.is_grad_enabled()):
+        if self.config.finetune:
             hidden = self.pretrained(input_ids=input_ids, attention_mask=mask.long()).last_hidden_state  # (B, L, H)
+        else:
+            hidden = self._frozen_hidden(input_ids, mask)  # (B, L, H)
         cls, tokens = self.transformer(self.projection(hidden), mask, "text")  # (B, C), (B, L, C)
         return Encoded(cls, tokens, mask)

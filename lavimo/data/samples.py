@@ -1,0 +1,260 @@
+"""Manifest rows -> fixed-shape samples: normalised motion crop, caption tokens, video frames of the same seconds."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import socket
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import pyarrow as pa
+
+from lavimo.data import storage
+from lavimo.data.augment import AugmentRanges, augment_clip, centre_box, draw_params, resize_frames
+from lavimo.data.datasets import Caption
+from lavimo.data.video import VideoError, decode_frames, uniform_frame_indices
+from lavimo.models.config import TextEncoderConfig
+from lavimo.models.text_encoder import load_tokenizer, tokenize
+
+log = logging.getLogger(__name__)
+
+# The manifest columns a sample is built from.
+INPUT_COLUMNS = ("id", "fps", "feature_path", "video_path", "video_num_frames", "video_fps",
+                 "captions", "caption_start", "caption_end", "caption_embeddings")
+
+# Every output column and its dtype; shapes per row in the comments (all fixed, so batches need no custom collate).
+SAMPLE_DTYPES = {
+    "motion": np.float32,  # (max_motion_frames, D) normalised, zero after motion_length
+    "motion_length": np.int64,  # () frames
+    "input_ids": np.int64,  # (max_tokens,)
+    "attention_mask": np.bool_,  # (max_tokens,)
+    "frames": np.uint8,  # (num_video_frames, frame_size, frame_size, 3) RGB; only with video
+    "sentence_embedding": np.float32,  # (E,) the chosen caption's, for negative filtering
+    "index": np.int64,  # () sample_index(id)
+    "valid": np.bool_,  # () False: the row could not be read; every tensor of it is zero
+}
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """How manifest rows become samples."""
+
+    max_motion_frames: int = 196
+    num_video_frames: int = 8  # l_v, sampled uniformly in the motion's time window
+    frame_size: int = 224  # square input of the video tower
+    max_tokens: int = 64
+    augment: bool = True  # video augmentation, training only
+    # The paper flips the video horizontally. A flip swaps left and right in the video only: the motion and the
+    # caption ("waves the left hand") are not mirrored, so a flipped clip shows the other hand.
+    flip_probability: float = 0.5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("max_motion_frames", "num_video_frames", "frame_size", "max_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"StreamSettings.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.flip_probability <= 1.0:
+            raise ValueError(f"StreamSettings.flip_probability must be in [0, 1], got {self.flip_probability}")
+
+
+class SampleError(ValueError):
+    """A manifest row that cannot become a sample; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class _Sample:
+    motion: np.ndarray  # (L, D) normalised, L <= max_motion_frames
+    caption: str
+    embedding: np.ndarray  # (E,)
+    frames: np.ndarray | None  # (l_v, S, S, 3) uint8
+
+
+def sample_index(motion_id: str) -> int:
+    """A stable non-negative int64 for a motion id (the `index` column); map back with {sample_index(id): id}."""
+    return int.from_bytes(hashlib.blake2b(motion_id.encode("utf-8"), digest_size=8).digest(), "big") >> 1
+
+
+def manifest_batch(table: pa.Table) -> dict[str, np.ndarray]:
+    """A manifest table as the numpy batch Ray Data hands to map_batches (list cells become object arrays)."""
+    return {name: table[name].to_numpy(zero_copy_only=False) for name in table.column_names}
+
+
+def _worker_key() -> int:
+    """Distinguishes the random streams of actors: host and process id."""
+    return int.from_bytes(hashlib.blake2b(f"{socket.gethostname()}:{os.getpid()}".encode(), digest_size=8).digest(),
+                          "big")
+
+
+def _load_statistics(stats: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """(mean (D,), std (D,)) float32 from the dataset's Mean.npy / Std.npy locations."""
+    mean, std = (storage.load_npy(location).astype(np.float32) for location in stats)
+    if mean.ndim != 1 or mean.shape != std.shape:
+        raise ValueError(f"{stats}: mean and std must both have shape (D,), got {mean.shape} and {std.shape}")
+    if not (std > 0).all():
+        raise ValueError(f"{stats[1]}: standard deviations must be positive")
+    return mean, std
+
+
+def _load_tokenizer(source: TextEncoderConfig | str, max_tokens: int):
+    """The text tower's tokenizer, from its config or a tokenizer folder / model id ("" = the bundled MiniLM)."""
+    config = source if isinstance(source, TextEncoderConfig) else TextEncoderConfig(pretrained=source)
+    if isinstance(source, TextEncoderConfig) and max_tokens > config.max_tokens:
+        raise ValueError(f"StreamSettings.max_tokens {max_tokens} exceeds model.text.max_tokens {config.max_tokens}")
+    return load_tokenizer(config)
+
+
+def _as_matrix(cell) -> np.ndarray:
+    """A list-of-lists cell (object array of arrays, or nested lists) -> (N, E) float32."""
+    rows = [np.asarray(row, np.float32) for row in cell]
+    return np.stack(rows) if rows else np.zeros((0, 0), np.float32)
+
+
+def _video_window(start: int, end: int, fps: float, video_fps: float) -> tuple[int, int]:
+    """Motion frames [start, end) at fps -> the video frames [first, last) of the same seconds at video_fps."""
+    first = int(start * video_fps / fps)
+    return first, max(first + 1, int(end * video_fps / fps))
+
+
+def _check_row(row: dict, embeddings: np.ndarray, embedding_dim: int) -> None:
+    """SampleError unless the row has N >= 1 captions with N windows, (N, E) embeddings and a positive fps."""
+    count = len(row["captions"])
+    if count == 0 or not len(row["caption_start"]) == len(row["caption_end"]) == count:
+        raise SampleError(f"{row['feature_path']}: manifest row has {count} captions, {len(row['caption_start'])} "
+                          f"starts and {len(row['caption_end'])} ends; expected N >= 1 of each")
+    if embeddings.shape != (count, embedding_dim):
+        raise SampleError(f"{row['feature_path']}: caption embeddings of shape {embeddings.shape}, "
+                          f"expected ({count}, {embedding_dim})")
+    if not row["fps"] > 0:
+        raise SampleError(f"{row['feature_path']}: manifest gives fps {row['fps']}")
+
+
+def _caption_window(row: dict, choice: int, num_frames: int) -> tuple[int, int]:
+    """[start, end) motion frames of caption `choice` (the whole clip when its start == end == 0)."""
+    caption = Caption(str(row["captions"][choice]), "", float(row["caption_start"][choice]),
+                      float(row["caption_end"][choice]))
+    start, end = caption.frame_window(num_frames, float(row["fps"]))
+    if start >= num_frames or end <= start:
+        raise SampleError(f"{row['feature_path']}: caption {choice} window {caption.start}-{caption.end} s "
+                          f"lies outside the motion's {num_frames} frames at {row['fps']} fps")
+    return start, end
+
+
+class SampleBuilder:
+    """Ray Data `map_batches` callable: numpy batch of manifest rows -> numpy batch of SAMPLE_DTYPES columns.
+
+    Loads Mean/Std and the tokenizer once per actor. Training picks a random caption, a random crop offset and
+    augments the video; evaluation (training=False) is deterministic: first caption, crop at the window start.
+    A row whose files cannot be read is logged and emitted with valid=False and zero tensors.
+    """
+
+    def __init__(self, stats: tuple[str, str], tokenizer: TextEncoderConfig | str,
+                 settings: StreamSettings = StreamSettings(), *, training: bool, with_video: bool, embedding_dim: int):
+        cv2.setNumThreads(1)  # one thread per actor: the parallelism comes from the actor pool
+        self.mean, self.std = _load_statistics(stats)  # (D,), (D,)
+        self.tokenizer = _load_tokenizer(tokenizer, settings.max_tokens)
+        self.settings, self.training, self.with_video = settings, training, with_video
+        self.embedding_dim = embedding_dim
+        self.ranges = AugmentRanges(flip_probability=settings.flip_probability)
+        self._worker, self._counter = _worker_key(), 0
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        ids = [str(motion_id) for motion_id in batch["id"]]
+        samples = [self._sample_or_none({name: batch[name][i] for name in INPUT_COLUMNS}) for i in range(len(ids))]
+        columns = self._zeros(len(ids))
+        columns["index"][:] = [sample_index(motion_id) for motion_id in ids]
+        self._fill(columns, samples)
+        return columns
+
+    def _sample_or_none(self, row: dict) -> _Sample | None:
+        try:
+            return self._sample(row, self._next_rng())
+        except (SampleError, VideoError) as error:
+            log.warning("motion %s marked invalid (valid=False): %s", row["id"], error)
+            return None
+
+    def _next_rng(self) -> np.random.Generator | None:
+        """Training: a fresh stream per row from (seed, actor, counter); evaluation: None (deterministic)."""
+        if not self.training:
+            return None
+        self._counter += 1
+        return np.random.default_rng([self.settings.seed, self._worker, self._counter])
+
+    def _sample(self, row: dict, rng: np.random.Generator | None) -> _Sample:
+        """One manifest row -> its sample; rng None is evaluation."""
+        embeddings = _as_matrix(row["caption_embeddings"])  # (N, E)
+        _check_row(row, embeddings, self.embedding_dim)
+        choice = 0 if rng is None else int(rng.integers(len(row["captions"])))
+        motion = self._motion(row["feature_path"])  # (T, D)
+        start, end = _caption_window(row, choice, len(motion))
+        length = min(end - start, self.settings.max_motion_frames)
+        start += 0 if rng is None else int(rng.integers(end - start - length + 1))
+        frames = self._frames(row, start, start + length, rng) if self.with_video else None
+        return _Sample(motion[start:start + length], str(row["captions"][choice]), embeddings[choice], frames)
+
+    def _motion(self, location: str) -> np.ndarray:
+        """(T, D) features of one motion, normalised with the dataset's Mean/Std."""
+        try:
+            features = storage.load_npy(location)
+        except (OSError, ValueError, EOFError) as error:
+            raise SampleError(f"{location}: cannot read the motion features ({error})") from None
+        if features.ndim != 2 or features.shape[0] == 0 or features.shape[1] != len(self.mean):
+            raise SampleError(f"{location}: features of shape {features.shape}, "
+                              f"expected (frames >= 1, {len(self.mean)})")
+        if not np.isfinite(features).all():
+            raise SampleError(f"{location}: NaN or Inf in the motion features")
+        return (features.astype(np.float32) - self.mean) / self.std
+
+    def _frames(self, row: dict, start: int, end: int, rng: np.random.Generator | None) -> np.ndarray:
+        """(l_v, S, S, 3) uint8: l_v frames spread over the seconds of motion frames [start, end), in video frames."""
+        path, video_fps, video_frames = str(row["video_path"]), float(row["video_fps"]), int(row["video_num_frames"])
+        if not (video_fps > 0 and video_frames > 0):
+            raise SampleError(f"{path}: manifest gives {video_frames} frames at {video_fps} fps")
+        first, last = _video_window(start, end, float(row["fps"]), video_fps)
+        indices = uniform_frame_indices(first, last, self.settings.num_video_frames, num_frames=video_frames)
+        frames = decode_frames(path, indices)  # (l_v, H, W, 3)
+        height, width, size = frames.shape[1], frames.shape[2], self.settings.frame_size
+        if rng is not None and self.settings.augment:
+            return augment_clip(frames, draw_params(rng, height, width, self.ranges), size)
+        return resize_frames(frames, centre_box(height, width), size)
+
+    def _zeros(self, count: int) -> dict[str, np.ndarray]:
+        """Every output column for `count` rows, all zero (an invalid row stays so)."""
+        s = self.settings
+        shapes = {"motion": (s.max_motion_frames, len(self.mean)), "motion_length": (), "input_ids": (s.max_tokens,),
+                  "attention_mask": (s.max_tokens,), "frames": (s.num_video_frames, s.frame_size, s.frame_size, 3),
+                  "sentence_embedding": (self.embedding_dim,), "index": (), "valid": ()}
+        if not self.with_video:
+            del shapes["frames"]
+        return {name: np.zeros((count, *shape), SAMPLE_DTYPES[name]) for name, shape in shapes.items()}
+
+    def _fill(self, columns: dict[str, np.ndarray], samples: list[_Sample | None]) -> None:
+        """Writes the valid samples into their rows; tokenizes their captions in one call."""
+        valid = [i for i, sample in enumerate(samples) if sample is not None]
+        for i in valid:
+            sample = samples[i]
+            columns["motion"][i, :len(sample.motion)] = sample.motion
+            columns["motion_length"][i] = len(sample.motion)
+            columns["sentence_embedding"][i] = sample.embedding
+            columns["valid"][i] = True
+            if sample.frames is not None:
+                columns["frames"][i] = sample.frames
+        if valid:
+            input_ids, mask = tokenize(self.tokenizer, [samples[i].caption for i in valid], self.settings.max_tokens)
+            columns["input_ids"][valid] = self.tokenizer.pad_token_id or 0
+            columns["input_ids"][valid, :input_ids.shape[1]] = input_ids.numpy()  # (V, L <= max_tokens)
+            columns["attention_mask"][valid, :mask.shape[1]] = mask.numpy()
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_builder(frozen_kwargs: tuple, training: bool) -> SampleBuilder:
+    return SampleBuilder(**dict(frozen_kwargs), training=training)
+
+
+def build_samples(batch: dict[str, np.ndarray], builder_kwargs: dict, training: bool) -> dict[str, np.ndarray]:
+    """Ray Data task function: a SampleBuilder kept per worker process (statistics and tokenizer load once), so
+    decode tasks reuse warm processes across epochs instead of starting actors anew each epoch."""
+    return _cached_builder(tuple(sorted(builder_kwargs.items())), training)(batch)

@@ -1,0 +1,112 @@
+"""MLflow: where runs go, a fail-fast reachability check, and the one run a training job writes to."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class TrackingError(RuntimeError):
+    """The MLflow tracking store cannot be used; the message names the URI."""
+
+
+def tracking_uri(run_root: str) -> str:
+    """MLFLOW_TRACKING_URI when set, else a SQLite store in `run_root` (MLflow >= 3.13 refuses plain files)."""
+    configured = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if configured:
+        return configured
+    folder = Path(run_root).expanduser().resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+def _artifact_location(uri: str) -> str | None:
+    """Artifacts of a local SQLite store go beside it (not into ./mlruns); a server decides for itself."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
+
+
+def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
+    """Fails at once, with the URI in the message, when an HTTP tracking server does not answer."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    probe = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(probe, timeout=timeout_s) as answer:
+            if answer.status != 200:
+                raise TrackingError(f"MLflow tracking server {uri} answered {answer.status} at /health")
+    except (urllib.error.URLError, OSError) as err:
+        raise TrackingError(f"MLflow tracking server {uri} is unreachable ({err}); start it or unset "
+                            "MLFLOW_TRACKING_URI to log to a local SQLite store") from None
+
+
+def ui_command(uri: str) -> str:
+    """The command that shows the runs of `uri` in a browser."""
+    if uri.startswith(("http://", "https://")):
+        return f"open {uri}"
+    return f"mlflow ui --backend-store-uri {uri}"
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """{"a": {"b": 1}} -> {"a.b": "1"}: every config value as an MLflow param."""
+    flat = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = json.dumps(value) if isinstance(value, (list, tuple)) else str(value)
+    return flat
+
+
+def start_run(uri: str, experiment: str, run_name: str, config: dict[str, Any]) -> str:
+    """Creates the job's run, logs every config value as a param and the config as an artifact; returns its id."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    if mlflow.get_experiment_by_name(experiment) is None:
+        mlflow.create_experiment(experiment, artifact_location=_artifact_location(uri))
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run(run_name=run_name) as run:
+        params = flatten(config)
+        for start in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
+            mlflow.log_params(dict(list(params.items())[start : start + 100]))
+        mlflow.log_text(json.dumps(config, indent=2), "config.json")
+        return run.info.run_id
+
+
+class RunLogger:
+    """Metrics and artifacts of one existing run; used on world rank 0 only, and by the driver at the end."""
+
+    def __init__(self, uri: str, run_id: str):
+        from mlflow.tracking import MlflowClient
+
+        self.client = MlflowClient(tracking_uri=uri)
+        self.run_id = run_id
+
+    def metrics(self, values: dict[str, float], step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        batch = [Metric(key=k, value=float(v), timestamp=now, step=step) for k, v in values.items()]
+        self.client.log_batch(self.run_id, metrics=batch)
+
+    def artifact_text(self, text: str, name: str) -> None:
+        with tempfile.TemporaryDirectory() as scratch:
+            path = Path(scratch) / name
+            path.write_text(text)
+            self.client.log_artifact(self.run_id, str(path))
+
+    def finish(self, status: str = "FINISHED") -> None:
+        self.client.set_terminated(self.run_id, status=status)
+

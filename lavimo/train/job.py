@@ -1,0 +1,67 @@
+"""The training job end to end: data (prepared once), distributed training, test-split evaluation, MLflow."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from lavimo import tracking
+from lavimo.config import LavimoConfig
+from lavimo.data import storage
+from lavimo.data.manifest import manifest_path
+from lavimo.data.prepare import ensure_synthetic_dataset, prepare_dataset
+from lavimo.eval.evaluate import evaluate_split
+from lavimo.eval.protocols import flat_metrics, markdown_table
+from lavimo.train.trainer import TrainingRun, run_name, train
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    run: TrainingRun
+    test_results: dict[str, dict[str, float]]
+    table: str
+
+    def describe(self) -> str:
+        return "\n".join([
+            f"test split, All protocol ({self.run.name}):",
+            self.table,
+            f"best checkpoint: {self.run.best_checkpoint}",
+            f"run folder:      {self.run.folder}",
+            f"MLflow run:      {self.run.mlflow_run_id} in {self.run.mlflow_uri}",
+            f"see it with:     {tracking.ui_command(self.run.mlflow_uri)}",
+        ])
+
+
+def ensure_prepared(config: LavimoConfig) -> None:
+    """Generates (synthetic) and prepares the dataset unless every split's manifest is already there."""
+    if all(storage.is_file(manifest_path(config.data.prepared, split)) for split in config.data.splits):
+        log.info("using the prepared data in %s", config.data.prepared)
+        return
+    ensure_synthetic_dataset(config.data)
+    log.info("data preparation:\n%s", prepare_dataset(config).describe())
+
+
+def run_training_job(config: LavimoConfig, resume: str | None = None) -> JobSummary:
+    ensure_prepared(config)
+    run = train(config, resume or run_name(config))
+    if run.best_checkpoint is None:
+        raise RuntimeError(f"{run.folder}: training reported no checkpoint")
+    results = evaluate_split(run.best_checkpoint, config.data.prepared, "test", workers=1,
+                             cpus_per_worker=config.train.decode_cpus)
+    table = markdown_table(results)
+    _record(run, results, table)
+    return JobSummary(run, results, table)
+
+
+def _record(run: TrainingRun, results: dict, table: str) -> None:
+    """Test metrics, the table and a pointer to the best checkpoint: into the run folder and the MLflow run."""
+    storage.write_bytes_atomic(storage.join(run.folder, "test_results.json"), json.dumps(results, indent=2).encode())
+    storage.write_bytes_atomic(storage.join(run.folder, "test_results.md"), table.encode())
+    logger = tracking.RunLogger(run.mlflow_uri, run.mlflow_run_id)
+    logger.metrics(flat_metrics(results, "test"), step=int(run.metrics.get("epoch", 0)))
+    logger.artifact_text(table + "\n", "test_results.md")
+    logger.artifact_text(json.dumps({"best_checkpoint": run.best_checkpoint}, indent=2), "best_checkpoint.json")
+    logger.finish()

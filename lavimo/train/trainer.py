@@ -1,0 +1,124 @@
+"""The driver side of training: the data streams, the Ray Train TorchTrainer, its storage, resumption and MLflow run."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+import ray.train
+from ray.train.torch import TorchTrainer
+
+from lavimo import tracking
+from lavimo.config import LavimoConfig
+from lavimo.data import pipeline, storage
+from lavimo.data.manifest import manifest_path, read_manifest
+from lavimo.data.samples import StreamSettings
+from lavimo.models.video_encoder import video_input_size
+from lavimo.train.loop import train_loop_per_worker
+
+log = logging.getLogger(__name__)
+RUN_FILE = "lavimo_run.json"  # beside Ray Train's files: the MLflow run a resumed job goes on writing to
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    name: str
+    folder: str  # storage_path/name: Ray Train's checkpoints and state
+    mlflow_uri: str
+    mlflow_run_id: str
+    best_checkpoint: str | None  # local path or URI of the best checkpoint by train.checkpoint_metric
+    metrics: dict  # the last reported metrics
+
+
+def cpus_needed(config: LavimoConfig) -> float:
+    """Logical CPUs a training job reserves: workers, decode tasks, and one for Ray Data's reads and validation."""
+    train = config.train
+    return train.num_workers * train.cpus_per_worker + train.decode_tasks * train.decode_cpus + 1.0
+
+
+def run_name(config: LavimoConfig) -> str:
+    return f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def train(config: LavimoConfig, name: str) -> TrainingRun:
+    """Trains on the connected Ray cluster; re-running with the same name resumes from the last checkpoint."""
+    storage_path = storage.absolute(config.train.storage_path)
+    folder = storage.join(storage_path, name)
+    uri, run_id = _mlflow_run(config, folder, name)
+    train_rows = read_manifest(manifest_path(config.data.prepared, "train"))[0].num_rows
+    steps_per_epoch = train_rows // config.train.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"train.batch_size {config.train.batch_size} is larger than the {train_rows} training motions")
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={"config": config.to_dict(), "steps_per_epoch": steps_per_epoch,
+                           "mlflow_uri": uri, "run_id": run_id},
+        scaling_config=ray.train.ScalingConfig(num_workers=config.train.num_workers, use_gpu=config.train.use_gpu,
+                                               resources_per_worker={"CPU": config.train.cpus_per_worker}),
+        run_config=_run_config(config, name, storage_path),
+        datasets=_datasets(config),
+        dataset_config=ray.train.DataConfig(datasets_to_split=["train"]),
+    )
+    result = trainer.fit()
+    best = result.get_best_checkpoint(config.train.checkpoint_metric, "max") if result.best_checkpoints else None
+    return TrainingRun(name, folder, uri, run_id, best.path if best else None, dict(result.metrics or {}))
+
+
+def _run_config(config: LavimoConfig, name: str, storage_path: str) -> ray.train.RunConfig:
+    return ray.train.RunConfig(
+        name=name,
+        storage_path=storage_path,
+        failure_config=ray.train.FailureConfig(max_failures=config.train.max_failures),
+        checkpoint_config=ray.train.CheckpointConfig(
+            num_to_keep=config.train.keep_checkpoints,
+            checkpoint_score_attribute=config.train.checkpoint_metric,
+            checkpoint_score_order="max",
+        ),
+    )
+
+
+def stream_settings(config: LavimoConfig) -> StreamSettings:
+    """The sample stream for this config: frame count and size, and token count, follow the model."""
+    return StreamSettings(max_motion_frames=config.stream.max_motion_frames,
+                          num_video_frames=config.model.video.num_frames,
+                          frame_size=video_input_size(config.model.video),
+                          max_tokens=config.model.text.max_tokens,
+                          augment=config.stream.augment,
+                          flip_probability=config.stream.flip_probability,
+                          seed=config.train.seed)
+
+
+def builder_arguments(config: LavimoConfig, split: str) -> dict:
+    """SampleBuilder's arguments for a split of the prepared dataset (statistics and sizes from its manifest)."""
+    info = read_manifest(manifest_path(config.data.prepared, split))[1]
+    return {"stats": (info.mean_path, info.std_path), "tokenizer": config.model.text,
+            "settings": stream_settings(config), "with_video": config.model.has_video,
+            "embedding_dim": info.embedding_dim}
+
+
+def _datasets(config: LavimoConfig) -> dict:
+    """The training stream (augmented, a random caption per motion) and the validation stream (first caption)."""
+    return {
+        split: pipeline.sample_stream(manifest_path(config.data.prepared, split), builder_arguments(config, split),
+                                      training=training, decode_tasks=config.train.decode_tasks,
+                                      cpus_per_task=config.train.decode_cpus)
+        for split, training in (("train", True), ("val", False))
+    }
+
+
+def _mlflow_run(config: LavimoConfig, folder: str, name: str) -> tuple[str, str]:
+    """(tracking URI, run id): the run recorded in the run folder when resuming, else a new one."""
+    record = storage.join(folder, RUN_FILE)
+    if storage.is_file(record):
+        saved = json.loads(storage.read_text(record))
+        tracking.check_reachable(saved["mlflow_uri"])
+        log.info("resuming MLflow run %s", saved["run_id"])
+        return saved["mlflow_uri"], saved["run_id"]
+    storage_path = storage.absolute(config.train.storage_path)
+    uri = tracking.tracking_uri(storage_path if not storage.is_uri(storage_path) else storage.absolute("outputs"))
+    tracking.check_reachable(uri)
+    run_id = tracking.start_run(uri, config.train.experiment, name, config.to_dict())
+    storage.write_bytes_atomic(record, json.dumps({"mlflow_uri": uri, "run_id": run_id}).encode())
+    return uri, run_id

@@ -1,0 +1,82 @@
+"""A tiny prepared dataset for the sample-stream tests: features, index-coded and rendered videos, a manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lavimo.data.manifest import ManifestInfo, write_manifest
+from lavimo.data.skeleton import HUMANML3D
+from lavimo.render.avatars import pick_style
+from lavimo.render.encode import H264Writer
+from lavimo.render.video import render_motion_video
+from tests.folders import standing_walk, write_dataset
+
+FPS = 20.0
+NUM_FRAMES = 60  # feature rows per motion (3 s); the rendered videos have one frame more
+EMBEDDING_DIM = 8
+BIT_WIDTH = 8  # pixels per bit column of an index-coded frame
+SIZE = 64
+
+# id -> (captions, starts, ends in seconds, video kind: "rendered", "index" (20 fps) or "index30" (a user's 30 fps))
+MOTIONS = {
+    "m0": (["a person walks forward.", "a person waves."], [0.0, 0.5], [0.0, 2.0], "rendered"),
+    "m1": (["someone steps to the side.", "someone turns around."], [0.5, 1.0], [2.5, 2.0], "index"),
+    "m2": (["a man jumps on the spot."], [1.0], [2.0], "index30"),
+}
+
+
+def write_index_video(path: Path, num_frames: int, fps: float) -> None:
+    """Frame i shows i in binary: bit k is column k (BIT_WIDTH pixels wide), white when set."""
+    with H264Writer(path, SIZE, SIZE, fps) as writer:
+        for i in range(num_frames):
+            frame = np.zeros((SIZE, SIZE, 3), np.uint8)
+            for bit in range(SIZE // BIT_WIDTH):
+                if i >> bit & 1:
+                    frame[:, bit * BIT_WIDTH:(bit + 1) * BIT_WIDTH] = 255
+            writer.write(frame)
+
+
+def read_frame_indices(frames: np.ndarray) -> list[int]:
+    """(F, SIZE, SIZE, 3) uint8 index-coded frames -> the index each one shows."""
+    columns = [frames[:, :, bit * BIT_WIDTH + 2:(bit + 1) * BIT_WIDTH - 2].mean(axis=(1, 2, 3)) > 127
+               for bit in range(SIZE // BIT_WIDTH)]  # (bits, F)
+    return [sum(int(column[f]) << bit for bit, column in enumerate(columns)) for f in range(len(frames))]
+
+
+def _video(root: Path, motion_id: str, kind: str, index: int) -> tuple[Path, int, float]:
+    path = root / "videos" / f"{motion_id}.mp4"
+    if kind == "rendered":
+        joints = standing_walk(HUMANML3D, NUM_FRAMES + 1, seed=index)
+        info = render_motion_video(joints, HUMANML3D, path, style=pick_style(motion_id, 0), resolution=SIZE)
+        return path, info.num_frames, info.fps
+    fps = 30.0 if kind == "index30" else FPS
+    count = int(round((NUM_FRAMES + 1) * fps / FPS))
+    write_index_video(path, count, fps)
+    return path, count, fps
+
+
+def write_prepared(root: Path) -> tuple[Path, ManifestInfo]:
+    """Writes the dataset folder, the videos and `manifest.parquet` under root; returns (manifest, info)."""
+    write_dataset(root / "data", HUMANML3D, {m: [c + "#x#0#0" for c in v[0]] for m, v in MOTIONS.items()},
+                  {"train": list(MOTIONS)}, num_frames=NUM_FRAMES)
+    (root / "videos").mkdir()
+    rng = np.random.default_rng(0)
+    rows = []
+    for index, (motion_id, (captions, starts, ends, kind)) in enumerate(MOTIONS.items()):
+        video, video_frames, video_fps = _video(root, motion_id, kind, index)
+        embeddings = rng.normal(size=(len(captions), EMBEDDING_DIM))
+        rows.append({
+            "id": motion_id, "split": "train", "num_frames": NUM_FRAMES, "fps": FPS,
+            "feature_path": str(root / "data" / "new_joint_vecs" / f"{motion_id}.npy"),
+            "joints_path": str(root / "data" / "new_joints" / f"{motion_id}.npy"),
+            "video_path": str(video), "video_num_frames": video_frames, "video_fps": video_fps,
+            "video_rendered": kind == "rendered", "captions": captions, "caption_start": starts, "caption_end": ends,
+            "caption_embeddings": (embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)).tolist(),
+        })
+    info = ManifestInfo(dataset="synthetic", skeleton="humanml3d", feature_dim=HUMANML3D.feature_dim, fps=FPS,
+                        mean_path=str(root / "data" / "Mean.npy"), std_path=str(root / "data" / "Std.npy"),
+                        sentence_model="test", embedding_dim=EMBEDDING_DIM)
+    write_manifest(rows, info, str(root / "manifest.parquet"))
+    return root / "manifest.parquet", info

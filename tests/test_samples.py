@@ -1,0 +1,164 @@
+"""SampleBuilder and the clip augmentation, without Ray: shapes, normalisation, windows, randomness, bad rows."""
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lavimo.data.augment import AugmentRanges, ClipParams, augment_clip, draw_params
+from lavimo.data.manifest import read_manifest
+from lavimo.data.samples import SampleBuilder, StreamSettings, manifest_batch, sample_index
+from lavimo.data.video import decode_frames, uniform_frame_indices
+from tests.samples_data import EMBEDDING_DIM, SIZE, read_frame_indices, write_prepared
+
+D = 263
+SETTINGS = StreamSettings(max_motion_frames=40, num_video_frames=4, frame_size=SIZE, max_tokens=16)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """(manifest table, info) of three motions: m0 rendered video, m1 index video, m2 index video at 30 fps."""
+    manifest, _ = write_prepared(tmp_path_factory.mktemp("prepared"))
+    return read_manifest(str(manifest))
+
+
+@pytest.fixture(scope="module")
+def builders(prepared):
+    """builders(training, settings=SETTINGS, video=True) -> a SampleBuilder with the bundled tokenizer."""
+    _, info = prepared
+
+    def make(training, settings=SETTINGS, video=True):
+        return SampleBuilder((info.mean_path, info.std_path), "", settings, training=training, with_video=video,
+                             embedding_dim=info.embedding_dim)
+    return make
+
+
+def _row(table, motion_id):
+    return next(row for row in table.to_pylist() if row["id"] == motion_id)
+
+
+def _normalised(row, info):
+    return (np.load(row["feature_path"]) - np.load(info.mean_path)) / np.load(info.std_path)
+
+
+def test_columns_have_fixed_shapes_and_dtypes(prepared, builders):
+    table, _ = prepared
+    out = builders(False)(manifest_batch(table))
+    expected = {"motion": ((40, D), np.float32), "motion_length": ((), np.int64), "input_ids": ((16,), np.int64),
+                "attention_mask": ((16,), np.bool_), "frames": ((4, SIZE, SIZE, 3), np.uint8),
+                "sentence_embedding": ((EMBEDDING_DIM,), np.float32), "index": ((), np.int64), "valid": ((), np.bool_)}
+    assert set(out) == set(expected)
+    for name, (shape, dtype) in expected.items():
+        assert out[name].shape == (3, *shape) and out[name].dtype == dtype, name
+    assert out["valid"].all()
+    assert out["index"].tolist() == [sample_index(i) for i in ("m0", "m1", "m2")]
+    assert "frames" not in builders(False, video=False)(manifest_batch(table))
+
+
+def test_evaluation_takes_the_first_caption_window_normalised(prepared, builders):
+    table, info = prepared
+    out = builders(False)(manifest_batch(table))
+    m1 = _row(table, "m1")  # first caption: 0.5-2.5 s = frames [10, 50), cut to 40
+    assert out["motion_length"][1] == 40
+    np.testing.assert_allclose(out["motion"][1, :40], _normalised(m1, info)[10:50], rtol=1e-5, atol=1e-5)
+    assert not out["motion"][0, 40:].any() and out["motion_length"][0] == 40  # m0: whole clip (60) cut to 40
+    np.testing.assert_allclose(out["sentence_embedding"][1], m1["caption_embeddings"][0], rtol=1e-6)
+    tokens = builders(False).tokenizer(m1["captions"][0])["input_ids"]
+    assert out["input_ids"][1, :len(tokens)].tolist() == tokens and out["attention_mask"][1].sum() == len(tokens)
+    assert read_frame_indices(out["frames"][1]) == uniform_frame_indices(10, 50, 4).tolist()
+
+
+def test_a_30fps_user_video_is_sampled_in_its_own_frame_rate(prepared, builders):
+    table, _ = prepared
+    out = builders(False)(manifest_batch(table))
+    m2 = _row(table, "m2")  # 1.0-2.0 s: motion frames [20, 40) at 20 fps, video frames [30, 60) at 30 fps
+    assert m2["video_fps"] == 30.0 and out["motion_length"][2] == 20
+    assert read_frame_indices(out["frames"][2]) == uniform_frame_indices(30, 60, 4).tolist()
+
+
+def test_max_motion_frames_crop_and_its_video_window(prepared, builders):
+    table, info = prepared
+    m1 = _normalised(_row(table, "m1"), info)
+    short = dataclasses.replace(SETTINGS, max_motion_frames=16, augment=False)
+    out = builders(False, short)(manifest_batch(table))
+    np.testing.assert_allclose(out["motion"][1], m1[10:26], rtol=1e-5, atol=1e-5)  # evaluation: the window start
+    assert read_frame_indices(out["frames"][1]) == uniform_frame_indices(10, 26, 4).tolist()
+    training, offsets = builders(True, short), set()
+    for _ in range(12):
+        out = training(manifest_batch(table.slice(1, 1)))
+        starts = [o for o in range(len(m1) - 15) if np.allclose(m1[o:o + 16], out["motion"][0], atol=1e-5)]
+        assert starts, "the crop is not 16 consecutive feature rows"
+        first = starts[0]
+        window = (10, 50) if np.allclose(out["sentence_embedding"][0], _row(table, "m1")["caption_embeddings"][0]) \
+            else (20, 40)
+        assert window[0] <= first <= window[1] - 16
+        assert all(first <= i < first + 16 for i in read_frame_indices(out["frames"][0]))
+        offsets.add(first)
+    assert len(offsets) > 2
+
+
+def test_evaluation_is_deterministic_and_training_varies(prepared, builders):
+    table, _ = prepared
+    batch = manifest_batch(table)
+    first, second = builders(False)(batch), builders(False)(batch)
+    for name in first:
+        np.testing.assert_array_equal(first[name], second[name])
+    training, m0 = builders(True), manifest_batch(table.slice(0, 1))
+    draws = [training(m0) for _ in range(20)]
+    assert len({tuple(d["input_ids"][0]) for d in draws}) == 2  # m0's two captions both come up
+    assert any(not np.array_equal(d["frames"][0], first["frames"][0]) for d in draws)
+
+
+def test_augmentation_changes_pixels_keeps_shapes_and_is_off_in_evaluation(prepared, builders):
+    table, _ = prepared
+    m2 = manifest_batch(table.slice(2, 1))  # one caption, window shorter than the crop: only the video can vary
+    plain = builders(False)(m2)["frames"]
+    assert np.array_equal(builders(True, dataclasses.replace(SETTINGS, augment=False))(m2)["frames"],
+                          plain)
+    augmented = [builders(True)(m2)["frames"] for _ in range(4)]
+    assert all(a.shape == plain.shape and a.dtype == np.uint8 for a in augmented)
+    assert all(not np.array_equal(a, plain) for a in augmented)
+
+
+def test_one_draw_is_applied_to_every_frame_of_a_clip(prepared):
+    table, _ = prepared
+    frame = decode_frames(_row(table, "m0")["video_path"], [30])  # (1, 64, 64, 3) a rendered avatar
+    clip = np.repeat(frame, 5, axis=0)  # (5, 64, 64, 3) identical frames
+    flips = set()
+    for seed in range(12):
+        params = draw_params(np.random.default_rng(seed), SIZE, SIZE, AugmentRanges())
+        out = augment_clip(clip, params, 48)
+        assert out.shape == (5, 48, 48, 3)
+        assert all(np.array_equal(out[0], f) for f in out[1:])  # same crop, jitter, grey, blur and flip
+        flips.add(params.flip)
+    assert flips == {True, False}
+    only_flip = ClipParams(box=(0, 0, SIZE, SIZE), jitter=None, grayscale=False, blur_sigma=None, flip=True)
+    np.testing.assert_array_equal(augment_clip(clip, only_flip, SIZE), clip[:, :, ::-1])
+
+
+def test_unreadable_rows_are_flagged_with_a_warning_naming_the_file(prepared, builders, tmp_path, caplog):
+    table, _ = prepared
+    batch = manifest_batch(table)
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(Path(_row(table, "m0")["video_path"]).read_bytes()[:600])  # a truncated download
+    batch["video_path"] = batch["video_path"].copy()
+    batch["video_path"][0] = str(corrupt)
+    batch["feature_path"] = batch["feature_path"].copy()
+    batch["feature_path"][2] = str(tmp_path / "missing.npy")
+    with caplog.at_level(logging.WARNING, logger="lavimo.data.samples"):
+        out = builders(True)(batch)
+    assert out["valid"].tolist() == [False, True, False]
+    assert str(corrupt) in caplog.text and str(tmp_path / "missing.npy") in caplog.text
+    for name in ("motion", "motion_length", "input_ids", "attention_mask", "frames", "sentence_embedding"):
+        assert not out[name][[0, 2]].any(), name
+    assert out["index"].tolist() == [sample_index(i) for i in ("m0", "m1", "m2")]
+    assert out["motion_length"][1] > 0 and out["attention_mask"][1].any()
+
+
+def test_settings_are_validated():
+    with pytest.raises(ValueError, match="num_video_frames"):
+        StreamSettings(num_video_frames=0)
+    with pytest.raises(ValueError, match="flip_probability"):
+        StreamSettings(flip_probability=1.5)
