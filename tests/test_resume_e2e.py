@@ -1,0 +1,156 @@
+"""Fault tolerance end to end, as one run sequence: jobs/train.py on a tiny synthetic dataset with one Ray Train worker
+killed by SIGKILL after the first checkpoint (Ray Train restarts the worker group from that checkpoint and the job
+finishes), then `--resume RUN_NAME` with one more epoch continues the finished run into the same MLflow run.
+
+Every epoch costs 20-40 s on a 2-core machine (Ray Data re-reads and re-decodes the manifest each epoch and
+validation starts its own stream), so the killed job runs 3 epochs and the resumed one a 4th, instead of 4 + 1.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_train_e2e import REPO, TINY
+
+pytestmark = pytest.mark.e2e
+
+EPOCHS = 3  # of the killed job; --resume adds one
+SETTINGS = {**TINY, "train.epochs": EPOCHS, "train.checkpoint_every": 1, "train.max_failures": 2}
+RESTART_LOG = ("[FailurePolicy] RETRY", "Source: worker group")  # Ray Train's controller deciding to restart
+RESUMED_LOG = re.compile(r"rank 0 resumed from epoch (\d+), step (\d+)")  # lavimo.train.loop
+
+
+def _command(tmp_path: Path, *extra: str, **changes) -> list[str]:
+    settings = {**SETTINGS, **changes}
+    sets = [arg for key, value in settings.items() for arg in ("--set", f"{key}={str(value).format(tmp=tmp_path)}")]
+    return [sys.executable, str(REPO / "jobs" / "train.py"), *sets, *extra]
+
+
+def _environment(ray_address: str) -> dict:
+    env = dict(os.environ, RAY_ADDRESS=ray_address)
+    env.pop("MLFLOW_TRACKING_URI", None)  # a local SQLite store under the run root
+    return env
+
+
+def _processes() -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command line) of every process."""
+    listing = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, check=True).stdout
+    rows = [line.split(None, 2) for line in listing.splitlines()]
+    return [(int(row[0]), int(row[1]), row[2] if len(row) > 2 else "") for row in rows]
+
+
+def _raylet_pid() -> int:
+    """The raylet of the session cluster (tests/conftest.py), found by its socket on its command line; other Ray
+    clusters on the machine have their own session folders."""
+    import ray
+
+    (node,) = [node for node in ray.nodes() if node["Alive"]]
+    socket = node["RayletSocketName"]
+    (pid,) = [pid for pid, _, args in _processes() if f"--raylet_socket_name={socket}" in args]
+    return pid
+
+
+def _train_workers(raylet: int) -> set[int]:
+    """Ray Train worker processes (titled ray::RayTrainWorker) started by the session cluster's raylet."""
+    return {pid for pid, parent, args in _processes() if parent == raylet and args.startswith("ray::RayTrainWorker")}
+
+
+def _checkpoints(run_folder: Path) -> list[Path]:
+    """Complete checkpoint folders (progress.json is the last file a LAVIMO checkpoint writes), oldest first."""
+    return sorted((p for p in run_folder.glob("checkpoint_*") if (p / "progress.json").is_file()),
+                  key=lambda p: json.loads((p / "progress.json").read_text())["epoch"])
+
+
+def _wait_for_first_checkpoint(job: subprocess.Popen, runs: Path, log: Path, timeout_s: float = 300) -> Path:
+    """The run folder, once Ray Train has registered its first checkpoint."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert job.poll() is None, f"the job ended before its first checkpoint:\n{log.read_text()[-4000:]}"
+        for record in runs.glob("*/lavimo_run.json"):
+            done = _checkpoints(record.parent)
+            snapshot = record.parent / "checkpoint_manager_snapshot.json"
+            if done and snapshot.is_file() and done[0].name in snapshot.read_text():
+                return record.parent
+        time.sleep(0.2)
+    raise AssertionError(f"no checkpoint after {timeout_s} s:\n{log.read_text()[-4000:]}")
+
+
+def _steps_per_epoch(tmp_path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    rows = pq.read_metadata(tmp_path / "prepared" / "manifest" / "train.parquet").num_rows
+    return rows // SETTINGS["train.batch_size"]
+
+
+def _last_state(run_folder: Path) -> tuple[dict, dict]:
+    """(progress.json, training_state.pt) of the checkpoint of the highest epoch."""
+    import torch
+
+    final = _checkpoints(run_folder)[-1]
+    state = torch.load(final / "training_state.pt", map_location="cpu", weights_only=True)
+    return json.loads((final / "progress.json").read_text()), state
+
+
+def test_a_killed_worker_restarts_from_the_checkpoint_and_resume_adds_an_epoch(tmp_path, ray_cluster):
+    raylet = _raylet_pid()
+    before = _train_workers(raylet)  # this test runs alone on the cluster: any later worker is this run's
+    runs, log = tmp_path / "runs", tmp_path / "train.log"
+    env = _environment(ray_cluster)
+    with open(log, "w") as out:
+        job = subprocess.Popen(_command(tmp_path), cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        run_folder = _wait_for_first_checkpoint(job, runs, log)
+        workers = sorted(_train_workers(raylet) - before)
+        assert len(workers) == 2, f"expected the run's 2 Ray Train workers, found {workers}"
+        epochs_at_kill = len(_checkpoints(run_folder))
+        os.kill(workers[0], signal.SIGKILL)
+        returncode = job.wait(timeout=600)
+    finally:
+        if job.poll() is None:
+            job.kill()
+            job.wait()
+    text = log.read_text()
+    assert returncode == 0, text[-5000:]
+    assert epochs_at_kill < EPOCHS, "the worker was killed after the last epoch: nothing was left to restart"
+    assert all(line in text for line in RESTART_LOG), text[-5000:]
+    resumed = [int(epoch) for epoch, _ in RESUMED_LOG.findall(text)]
+    assert resumed and min(resumed) >= 1, text[-5000:]
+    steps_per_epoch = _steps_per_epoch(tmp_path)
+    progress, state = _last_state(run_folder)
+    assert progress["epoch"] == EPOCHS and state["epoch"] == EPOCHS
+    assert state["step"] == EPOCHS * steps_per_epoch
+    assert (run_folder / "test_results.json").is_file()
+    record = json.loads((run_folder / "lavimo_run.json").read_text())
+
+    again = subprocess.run(_command(tmp_path, "--resume", run_folder.name, **{"train.epochs": EPOCHS + 1}),
+                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    text = again.stdout + again.stderr
+    assert again.returncode == 0, text[-5000:]
+    assert [(int(e), int(s)) for e, s in RESUMED_LOG.findall(text)] == [(EPOCHS, EPOCHS * steps_per_epoch)], \
+        text[-5000:]
+    progress, state = _last_state(run_folder)
+    assert progress["epoch"] == EPOCHS + 1 and state["step"] == (EPOCHS + 1) * steps_per_epoch
+    assert json.loads((run_folder / "lavimo_run.json").read_text()) == record
+    assert sorted(p.name for p in runs.iterdir() if (p / "lavimo_run.json").is_file()) == [run_folder.name]
+    _check_one_mlflow_run(record, EPOCHS + 1)
+
+
+def _check_one_mlflow_run(record: dict, epochs: int) -> None:
+    from mlflow.tracking import MlflowClient
+
+    assert record["mlflow_uri"].startswith("sqlite:///")
+    client = MlflowClient(tracking_uri=record["mlflow_uri"])
+    (experiment,) = [e for e in client.search_experiments() if e.name == SETTINGS["train.experiment"]]
+    assert [r.info.run_id for r in client.search_runs([experiment.experiment_id])] == [record["run_id"]]
+    validation = client.get_metric_history(record["run_id"], "val/t2m/R10")
+    # An epoch redone after the kill is logged twice: the set of steps counts.
+    assert sorted({m.step for m in validation}) == list(range(1, epochs + 1))
+    test_steps = {m.step for m in client.get_metric_history(record["run_id"], "test/t2m/R10")}
+    assert test_steps == {EPOCHS, epochs}  # the test split evaluated at the end of each job
