@@ -141,14 +141,19 @@ def index_split(root: str, split: str, report: SkipReport) -> list[MotionItem]:
     return items
 
 
-def load_features(path: str, spec: DatasetSpec) -> np.ndarray:
-    """Loads one motion's pose features (T, D) float32, checking shape and values."""
+def _load_array(path: str, what: str) -> np.ndarray:
+    """A .npy array, or a DatasetError naming the file: "<what> not found" or "not a readable .npy array"."""
     try:
-        features = storage.load_npy(path)
+        return storage.load_npy(path)
     except FileNotFoundError:
-        raise DatasetError(f"{path}: feature file not found") from None
+        raise DatasetError(f"{path}: {what} not found") from None
     except (ValueError, OSError, EOFError) as err:
         raise DatasetError(f"{path}: not a readable .npy array ({err})") from None
+
+
+def load_features(path: str, spec: DatasetSpec) -> np.ndarray:
+    """Loads one motion's pose features (T, D) float32, checking shape and values."""
+    features = _load_array(path, "feature file")
     if features.ndim != 2 or features.shape[1] != spec.feature_dim:
         raise DatasetError(
             f"{path}: wrong feature shape {features.shape}, expected (frames, {spec.feature_dim}) for {spec.name}"
@@ -163,12 +168,7 @@ def load_features(path: str, spec: DatasetSpec) -> np.ndarray:
 
 def load_joints(path: str, spec: DatasetSpec, num_frames: int) -> np.ndarray:
     """Loads joint positions (T, J, 3) float32 that match a motion of `num_frames` feature rows."""
-    try:
-        joints = storage.load_npy(path)
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: joints file not found") from None
-    except (ValueError, OSError, EOFError) as err:
-        raise DatasetError(f"{path}: not a readable .npy array ({err})") from None
+    joints = _load_array(path, "joints file")
     expected = (spec.skeleton.num_joints, 3)
     if joints.ndim != 3 or joints.shape[1:] != expected:
         raise DatasetError(f"{path}: wrong joints shape {joints.shape}, expected (frames, {expected[0]}, 3)")
@@ -199,14 +199,9 @@ def load_statistics(root: str, spec: DatasetSpec) -> tuple[str, str]:
     """Checks `Mean.npy` and `Std.npy` (D,) of the dataset and returns their locations."""
     locations = storage.join(root, "Mean.npy"), storage.join(root, "Std.npy")
     for location in locations:
-        try:
-            values = storage.load_npy(location)
-        except FileNotFoundError:
-            raise DatasetError(f"{location}: normalisation statistics not found") from None
-        except (ValueError, OSError, EOFError) as err:
-            raise DatasetError(f"{location}: not a readable .npy array ({err})") from None
+        values = _load_array(location, "normalisation statistics")
         if values.shape != (spec.feature_dim,) or not np.isfinite(values).all():
             raise DatasetError(f"{location}: expected {spec.feature_dim} finite values, got shape {values.shape}")
-    if (storage.load_npy(locations[1]) <= 0).any():
+    if (values <= 0).any():  # the last array read is Std.npy
         raise DatasetError(f"{locations[1]}: standard deviations must be positive")
     return locations

@@ -177,8 +177,9 @@ def _step(state: TrainState, inputs: ModelInputs, loss_fn: LavimoLoss, config: L
     state.scaler.update()
     state.scheduler.step()
     state.step += 1
-    if not math.isfinite(float(loss.total)):
-        raise FloatingPointError(f"loss became {float(loss.total)} at step {state.step}")
+    total = float(loss.total.detach())
+    if not math.isfinite(total):
+        raise FloatingPointError(f"loss became {total} at step {state.step}")
     return {**loss.scalars(), "temperature": 1.0 / float(out.logit_scale), "grad_norm": float(grad_norm),
             "lr": state.scheduler.get_last_lr()[0]}
 
