@@ -48,7 +48,7 @@ def mlflow_server(tmp_path):
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 300  # a loaded 2-core machine can take minutes to start it
         while True:
             try:
                 with urllib.request.urlopen(f"{uri}/health", timeout=2):
