@@ -214,6 +214,14 @@ def from_dict(cls: type, raw: dict[str, Any], prefix: str = "") -> Any:
     return cls(**values)
 
 
+def _float_text(text: str, key: str) -> float:
+    """YAML 1.1 reads `1e-4` (no dot) as a string; accept any number Python reads, as users write them."""
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"{key}: expected float, got {text!r}") from None
+
+
 def _coerce(hint: Any, value: Any, key: str) -> Any:
     origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
@@ -231,6 +239,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         return tuple(_coerce(inner, v, f"{key}[{i}]") for i, v in enumerate(value))
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str):
+        return _float_text(value, key)
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
         raise ConfigError(f"{key}: expected {hint.__name__}, got {value!r}")
     return value

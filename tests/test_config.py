@@ -19,8 +19,9 @@ def test_shipped_default_loads_and_round_trips():
 
 def test_overrides_reach_nested_keys_and_parse_values():
     config = load_config(CONFIGS / "cpu_demo.yaml", ["data.synthetic.num_motions=12", "data.max_motion_frames=null",
-                                                     "prepare.render_cpus=0.5"])
+                                                     "prepare.render_cpus=0.5", "train.learning_rate=1e-3"])
     assert config.data.synthetic.num_motions == 12
+    assert config.train.learning_rate == 1e-3  # YAML 1.1 reads "1e-3" as a string
     assert config.data.max_motion_frames is None
     assert config.prepare.render_cpus == 0.5
 
@@ -31,6 +32,7 @@ def test_overrides_reach_nested_keys_and_parse_values():
         ("data: {datset: kit}", "unknown key 'data.datset'"),
         ("data: {dataset: nope}", "data.dataset: expected one of"),
         ("render: {resolution: big}", "render.resolution: expected int"),
+        ("train: {learning_rate: fast}", "train.learning_rate: expected float, got 'fast'"),
         ("render: {resolution: 255}", "render.resolution: expected an even number"),
         ("data: {splits: train}", "data.splits: expected a list"),
         ("data: [1, 2]", "data: expected a mapping"),

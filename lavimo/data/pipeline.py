@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from typing import Iterator
 
@@ -108,11 +107,12 @@ def sample_stream(manifest_location: str, builder_kwargs: dict, *, training: boo
                   cpus_per_task: float, batch_size: int = 16) -> ray.data.Dataset:
     """A streaming dataset of samples (SAMPLE_DTYPES columns) built from a split's manifest by decode tasks.
 
-    builder_kwargs are SampleBuilder's arguments except `training`. The manifest rows (paths and embeddings, no
-    pixels) are cut into blocks of about batch_size rows so that decoding spreads over up to decode_tasks
-    concurrent tasks; in training the block order is shuffled every epoch. Nothing is materialised: every
-    iteration re-reads the manifest and re-decodes. Tasks, not actors: Ray Data starts an actor pool anew for
-    every epoch (about 10 s here), while task processes stay warm and keep their SampleBuilder.
+    builder_kwargs are SampleBuilder's arguments except `training`. The manifest's input columns (ids, paths,
+    captions and their embeddings: no pixels, a few MB for HumanML3D) are read once here and put into the object
+    store cut into blocks of batch_size rows, so that decoding spreads over up to decode_tasks concurrent tasks
+    and an epoch neither re-reads nor re-partitions the file; in training the block order is shuffled every
+    epoch. The samples are never materialised: every iteration decodes anew. Tasks, not actors: Ray Data starts
+    an actor pool anew for every epoch (about 10 s here), while task processes stay warm with their SampleBuilder.
     """
     # Imported here so that preparation's motion tasks, which share this module, do not load torch.
     from lavimo.data.samples import INPUT_COLUMNS, build_samples
@@ -121,11 +121,11 @@ def sample_stream(manifest_location: str, builder_kwargs: dict, *, training: boo
         raise ValueError("sample_stream: pass `training` as its own argument, not in builder_kwargs")
     fs, path = storage.resolve(manifest_location)
     try:
-        num_rows = pq.read_metadata(path, filesystem=fs).num_rows
+        table = pq.read_table(path, filesystem=fs, columns=list(INPUT_COLUMNS))
     except FileNotFoundError:
         raise FileNotFoundError(f"{manifest_location}: manifest not found; run jobs/prepare_data.py first") from None
-    dataset = ray.data.read_parquet(path, filesystem=fs).select_columns(list(INPUT_COLUMNS))
-    dataset = dataset.repartition(max(1, math.ceil(num_rows / batch_size)))  # a manifest file is read as one block
+    blocks = [table.slice(start, batch_size) for start in range(0, table.num_rows, batch_size)] or [table]
+    dataset = ray.data.from_arrow(blocks)
     if training:
         dataset = dataset.randomize_block_order()
     return dataset.map_batches(

@@ -180,7 +180,7 @@ def _step(state: TrainState, inputs: ModelInputs, loss_fn: LavimoLoss, config: L
     total = float(loss.total.detach())
     if not math.isfinite(total):
         raise FloatingPointError(f"loss became {total} at step {state.step}")
-    return {**loss.scalars(), "temperature": 1.0 / float(out.logit_scale), "grad_norm": float(grad_norm),
+    return {**loss.scalars(), "temperature": 1.0 / float(out.logit_scale.detach()), "grad_norm": float(grad_norm),
             "lr": state.scheduler.get_last_lr()[0]}
 
 
