@@ -16,7 +16,7 @@ against plain in-process decoding. Prints two Markdown tables.
     the config's decode_tasks x decode_cpus, epochs after the warm-up. Plain: SampleBuilder (decord decoding,
     augmentation, tokenisation) called on 16-row batches of the manifest held in memory, in one process and in
     decode_tasks processes started with spawn (builders built and warmed before the clock starts). Also printed:
-    the wait for an epoch's first batch (the stream re-reads the manifest every epoch) and the rate after it.
+    the wait for an epoch's first batch and the rate after it.
 
 Run from anywhere, on the prepared synthetic dataset of the cpu_demo config (outputs/prepared/synthetic):
 
@@ -323,7 +323,7 @@ def print_stream_table(one: Rate, several: Rate, stream: Rate, details: dict) ->
           f"(goal >= 85%: {'met' if ratio >= 0.85 else 'NOT met'}); stream / (1-process rate x {processes}, "
           f"ideal scaling): {ideal:.1%}")
     print(f"stream: an epoch's first batch arrives after {details['first_batch_s']:.2f} s (mean of the timed epochs: "
-          f"reading the manifest, repartitioning, first decode tasks); after it, {details['after_first_batch']:.1f} "
+          f"block shuffle and the first decode tasks); after it, {details['after_first_batch']:.1f} "
           f"samples/s; first (cold) epoch {details['first_epoch_s']:.2f} s")
 
 
