@@ -4,9 +4,9 @@ against plain in-process decoding. Prints two Markdown tables.
 (a) Training samples/s. Ray: `lavimo.train.trainer.train` (TorchTrainer, the config's workers, the Ray Data sample
     stream, validation and MLflow as in a real run) for a few epochs; the rate is trained samples (optimiser
     steps x global batch) over the rank-0 train-epoch times (`time/train_epoch_s`, validation excluded) of the
-    epochs after the warm-up. Bare: one process, the same LavimoModel + LavimoLoss, optimiser, schedule and
-    gradient clipping, the same global batch and the same number of optimiser steps, cycling over a few batches
-    decoded once beforehand with SampleBuilder. Fairness: the bare loop gets as many torch threads as the Ray
+    epochs after the warm-up. Bare: one process, the train loop's own `train_step` (model, loss, optimiser,
+    schedule, gradient clipping), the same global batch and the same number of optimiser steps, cycling over a few
+    batches decoded once beforehand with SampleBuilder. Fairness: the bare loop gets as many torch threads as the Ray
     workers have together (num_workers x round(cpus_per_worker), the threads the train loop sets), and it runs
     before Ray starts, so no Ray process shares the cores with it; the Ray run's decoding shares the same cores,
     since that is the cost being measured. Overhead = Ray's time per sample / bare time per sample - 1. Also
@@ -204,35 +204,24 @@ def preload_batches(config: LavimoConfig, count: int) -> list[dict[str, torch.Te
 
 
 def bench_bare_loop(config: LavimoConfig, batches: list[dict], steps: int, threads: int, warmup_steps: int = 2) -> Rate:
-    """`steps` optimiser steps of LavimoModel + LavimoLoss (one process, no Ray) cycling over `batches`."""
-    from lavimo.losses import LavimoLoss, LossWeights, World
+    """`steps` optimiser steps of the train loop's own `train_step` (one process, no Ray) cycling over `batches`."""
+    from lavimo.losses import World
     from lavimo.models import LavimoModel
     from lavimo.models.inputs import model_inputs
+    from lavimo.train.loop import TrainState, Worker, build_loss, train_step
     from lavimo.train.schedule import build_optimizer, build_scheduler
 
     torch.set_num_threads(threads)
     torch.manual_seed(config.train.seed)
-    train, with_video = config.train, config.model.has_video
     model = LavimoModel(config.model).train()
-    optimizer = build_optimizer(model, train)
-    scheduler = build_scheduler(optimizer, steps + warmup_steps, train)
-    weights = LossWeights.tri_modal(train.lambda_recon) if with_video else LossWeights.two_modal(train.lambda_recon)
-    loss_fn = LavimoLoss(weights, train.epsilon, World())
+    optimizer = build_optimizer(model, config.train)
+    scheduler = build_scheduler(optimizer, steps + warmup_steps, config.train)
+    state = TrainState(model, model, optimizer, scheduler, torch.amp.GradScaler(enabled=False))
+    worker, loss_fn = Worker(0, 1, torch.device("cpu")), build_loss(config, World())
 
     def step(batch: dict) -> None:
-        inputs = model_inputs(batch, "cpu", with_video=with_video)  # the train loop does this per batch too
-        out = model(inputs.motion, inputs.motion_mask, inputs.input_ids, inputs.attention_mask, inputs.frames)
-        embeddings = {"motion": out.motion_emb, "text": out.text_emb}
-        if out.video_emb is not None:
-            embeddings["video"] = out.video_emb
-        loss = loss_fn(embeddings, inputs.sentence_embedding, out.logit_scale, out.reconstruction.float(),
-                       inputs.motion, inputs.motion_mask)
-        optimizer.zero_grad(set_to_none=True)
-        loss.total.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip_norm)
-        optimizer.step()
-        scheduler.step()
-        loss.scalars()  # the loop reads every term back as floats
+        inputs = model_inputs(batch, "cpu", with_video=config.model.has_video)  # the train loop does this per batch
+        train_step(state, inputs, loss_fn, config, worker)
 
     for i in range(warmup_steps):
         step(batches[i % len(batches)])
@@ -240,7 +229,7 @@ def bench_bare_loop(config: LavimoConfig, batches: list[dict], steps: int, threa
     for i in range(steps):
         step(batches[i % len(batches)])
     return Rate(f"bare PyTorch loop, {len(batches)} pre-loaded batches", f"1 process x {threads} torch threads",
-                steps * train.batch_size, time.perf_counter() - started, steps)
+                steps * config.train.batch_size, time.perf_counter() - started, steps)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -61,9 +61,7 @@ def train_loop_per_worker(loop_config: dict) -> None:
     torch.manual_seed(config.train.seed + worker.rank)
     torch.set_num_threads(max(1, round(config.train.cpus_per_worker)))  # as many threads as reserved CPUs
     state = _build_state(config, worker, loop_config["steps_per_epoch"])
-    weights = LossWeights.tri_modal(config.train.lambda_recon) if config.model.has_video else \
-        LossWeights.two_modal(config.train.lambda_recon)
-    loss_fn = LavimoLoss(weights, config.train.epsilon, World(worker.rank, worker.world_size))
+    loss_fn = build_loss(config, World(worker.rank, worker.world_size))
     tracker = RunLogger(loop_config["mlflow_uri"], loop_config["run_id"]) if worker.is_chief else None
     train_shard = ray.train.get_dataset_shard("train")
     val_shard = ray.train.get_dataset_shard("val")
@@ -134,7 +132,7 @@ def _train_epoch(state: TrainState, shard, loss_fn: LavimoLoss, config: LavimoCo
         skipped += dropped
         if len(inputs) < 2:
             continue
-        terms = _step(state, inputs, loss_fn, config, worker)
+        terms = train_step(state, inputs, loss_fn, config, worker)
         batches += 1
         for name, value in terms.items():
             totals[name] = totals.get(name, 0.0) + value
@@ -160,8 +158,16 @@ def _usable_rows(batch: dict, config: LavimoConfig, worker: Worker) -> tuple[Mod
     return inputs, int(valid.numel()) - keep
 
 
-def _step(state: TrainState, inputs: ModelInputs, loss_fn: LavimoLoss, config: LavimoConfig,
-          worker: Worker) -> dict[str, float]:
+def build_loss(config: LavimoConfig, world: World) -> LavimoLoss:
+    """The config's loss: every pair of its modalities plus lambda_recon x reconstruction, negative filtering at ε."""
+    lambda_recon = config.train.lambda_recon
+    weights = LossWeights.tri_modal(lambda_recon) if config.model.has_video else LossWeights.two_modal(lambda_recon)
+    return LavimoLoss(weights, config.train.epsilon, world)
+
+
+def train_step(state: TrainState, inputs: ModelInputs, loss_fn: LavimoLoss, config: LavimoConfig,
+               worker: Worker) -> dict[str, float]:
+    """One optimiser step (forward, loss, scaled backward, clipping, schedule); returns the logged scalars."""
     with _autocast(config, worker):
         out = state.model(inputs.motion, inputs.motion_mask, inputs.input_ids, inputs.attention_mask, inputs.frames)
         embeddings = {"motion": out.motion_emb, "text": out.text_emb}
