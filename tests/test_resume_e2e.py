@@ -126,7 +126,7 @@ def test_a_killed_worker_restarts_from_the_checkpoint_and_resume_adds_an_epoch(t
     progress, state = _last_state(run_folder)
     assert progress["epoch"] == EPOCHS and state["epoch"] == EPOCHS
     assert state["step"] == EPOCHS * steps_per_epoch
-    assert (run_folder / "test_results.json").is_file()
+    assert (run_folder / "test_evaluation" / "results.json").is_file()
     record = json.loads((run_folder / "lavimo_run.json").read_text())
 
     again = subprocess.run(_command(tmp_path, "--resume", run_folder.name, **{"train.epochs": EPOCHS + 1}),
@@ -152,5 +152,5 @@ def _check_one_mlflow_run(record: dict, epochs: int) -> None:
     validation = client.get_metric_history(record["run_id"], "val/t2m/R10")
     # An epoch redone after the kill is logged twice: the set of steps counts.
     assert sorted({m.step for m in validation}) == list(range(1, epochs + 1))
-    test_steps = {m.step for m in client.get_metric_history(record["run_id"], "test/t2m/R10")}
+    test_steps = {m.step for m in client.get_metric_history(record["run_id"], "test/all/t2m/R10")}
     assert test_steps == {EPOCHS, epochs}  # the test split evaluated at the end of each job

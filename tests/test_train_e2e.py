@@ -1,5 +1,6 @@
 """End to end: jobs/train.py on a tiny synthetic dataset, 2 DDP workers on a local Ray cluster, logging to a real
-MLflow tracking server on localhost; the run is read back with MlflowClient."""
+MLflow tracking server on localhost; the run is read back with MlflowClient. Then the same checkpoint through
+jobs/evaluate.py and jobs/retrieve.py, as a user runs them."""
 
 import json
 import os
@@ -9,8 +10,16 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import urllib.request
+from mlflow.tracking import MlflowClient
+
+from lavimo.data.video import VideoError, probe_video
+from lavimo.eval.query import QueryError
+from lavimo.eval.retrieval import index_location
+from lavimo.eval.retrieval_job import RetrievalRequest, run_retrieval
+from tests.test_video import write_filmed_clip
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -79,14 +88,16 @@ def test_train_job_logs_to_mlflow_server_and_keeps_checkpoints(tmp_path, ray_clu
     for folder in checkpoints:
         assert {"model.safetensors", "training_state.pt", "config.json", "progress.json"} <= {
             p.name for p in folder.iterdir()}
-    results = json.loads((run_folder / "test_results.json").read_text())
-    assert set(results) == {"t2m", "m2t", "v2m", "m2v", "t2v", "v2t"}
+    results = json.loads((run_folder / "test_evaluation" / "results.json").read_text())
+    assert set(results["protocols"]["all"]) == {"t2m", "m2t", "v2m", "m2v", "t2v", "v2t"}
     _check_mlflow_run(mlflow_server, record["run_id"])
+    best = json.loads(Path(MlflowClient(mlflow_server).download_artifacts(record["run_id"], "best_checkpoint.json"))
+                      .read_text())["best_checkpoint"]
+    _check_evaluate_job(best, env, mlflow_server, record["run_id"])
+    _check_retrieve_job(best, env, tmp_path)
 
 
 def _check_mlflow_run(uri, run_id):
-    from mlflow.tracking import MlflowClient
-
     client = MlflowClient(tracking_uri=uri)
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED"
@@ -100,8 +111,66 @@ def _check_mlflow_run(uri, run_id):
         assert client.get_metric_history(run_id, name), name
     epochs = client.get_metric_history(run_id, "val/t2m/R10")
     assert [m.step for m in epochs] == [1, 2]
-    assert client.get_metric_history(run_id, "test/v2m/R1")
+    for protocol in ("all", "threshold_0.95", "threshold_0.8", "dissimilar"):
+        assert client.get_metric_history(run_id, f"test/{protocol}/v2m/R1"), protocol
     artifacts = {a.path for a in client.list_artifacts(run_id)}
-    assert {"config.json", "test_results.md", "best_checkpoint.json"} <= artifacts
+    assert {"config.json", "test_results.md", "test_results.json", "best_checkpoint.json"} <= artifacts
     table = Path(client.download_artifacts(run_id, "test_results.md")).read_text()
-    assert table.startswith("| direction | R@1 |")
+    assert table.startswith("### (a) All") and "(b) All with threshold 0.95 (TMR code)" in table
+
+
+def _check_evaluate_job(checkpoint, env, uri, run_id):
+    """jobs/evaluate.py on the best checkpoint: the four protocols as files and in the training's MLflow run."""
+    done = subprocess.run([sys.executable, str(REPO / "jobs" / "evaluate.py"), "--checkpoint", checkpoint],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    folder = Path(checkpoint).parent / "evaluation" / f"{Path(checkpoint).name}-test"
+    results = json.loads((folder / "results.json").read_text())
+    assert list(results["protocols"]) == ["all", "threshold_0.95", "threshold_0.8", "dissimilar"]
+    assert any("Small batches" in note and "skipped" in note for note in results["notes"])  # < 32 test pairs
+    chosen = (folder / "dissimilar_ids.txt").read_text().split()
+    assert 1 <= len(chosen) == len(set(chosen)) and not any(f"M{i}" in chosen for i in chosen)
+    assert (folder / "results.md").read_text() in done.stdout
+    history = MlflowClient(uri).get_metric_history(run_id, "test/threshold_0.8/t2m/R1")
+    assert len(history) == 2  # the training job's final evaluation, then this one
+
+
+def _check_retrieve_job(checkpoint, env, tmp_path):
+    """jobs/retrieve.py: a text query builds the index on Ray and renders a preview; then video and motion
+    queries reuse the index, and bad queries fail before writing anything."""
+    preview = tmp_path / "preview.mp4"
+    command = [sys.executable, str(REPO / "jobs" / "retrieve.py"), "--checkpoint", checkpoint,
+               "--text", "a person walks forward", "-k", "3", "--render", str(preview)]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert [row.split(" | ")[0] for row in rows] == ["| 1", "| 2", "| 3"]
+    scores = [float(row.split(" | ")[2]) for row in rows]
+    assert scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores)
+    meta = probe_video(preview)
+    assert meta.width == 3 * 192 and meta.num_frames > 1
+    prepared = str(tmp_path / "prepared")
+    assert Path(index_location(checkpoint, prepared, ["train", "val", "test"])).is_file()
+
+    clip = write_filmed_clip(tmp_path / "filmed.mp4", frames=30, width=160, height=90)
+    by_video = run_retrieval(RetrievalRequest(checkpoint, video=str(clip), k=2), connect_ray=_no_ray)
+    assert [hit.rank for hit in by_video] == [1, 2] and by_video[0].score >= by_video[1].score
+    motion = by_video[0].motion_id
+    by_motion = run_retrieval(RetrievalRequest(checkpoint, motion=motion, k=4), connect_ray=_no_ray)
+    assert len(by_motion) == 4 and motion not in [hit.motion_id for hit in by_motion]
+    assert np.isfinite([hit.duration_s for hit in by_motion]).all()
+
+    bad_render = tmp_path / "never.mp4"
+    with pytest.raises(QueryError, match="'nope' is not in the index"):
+        run_retrieval(RetrievalRequest(checkpoint, motion="nope", render=str(bad_render)), connect_ray=_no_ray)
+    with pytest.raises(QueryError, match="empty"):
+        run_retrieval(RetrievalRequest(checkpoint, text="  ", render=str(bad_render)), connect_ray=_no_ray)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 1000)
+    with pytest.raises(VideoError, match="broken.mp4"):
+        run_retrieval(RetrievalRequest(checkpoint, video=str(broken), render=str(bad_render)), connect_ray=_no_ray)
+    assert not bad_render.exists()
+
+
+def _no_ray():
+    raise AssertionError("the index exists: the query must not need Ray")

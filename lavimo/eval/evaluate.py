@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
+from dataclasses import dataclass
 
 import numpy as np
 
-from lavimo.data import pipeline
-from lavimo.data.manifest import manifest_path
+from lavimo.config import LavimoConfig
+from lavimo.data import pipeline, storage
+from lavimo.data.manifest import ManifestInfo, manifest_path, read_manifest
+from lavimo.data.samples import sample_index
 from lavimo.eval.embed import Embedder, stack_embeddings
-from lavimo.eval.protocols import all_protocol
+from lavimo.eval.protocols import (ProtocolRun, flat_metrics, markdown_tables, read_id_list, run_protocols,
+                                   write_id_list)
+from lavimo.eval.published import published_results
 from lavimo.train import checkpoint
 from lavimo.train.trainer import builder_arguments
+
+log = logging.getLogger(__name__)
+DISSIMILAR_FILE = "dissimilar_ids.txt"  # the pairs of the Dissimilar subset protocol, one id a line
+
+
+@dataclass(frozen=True)
+class SplitEmbeddings:
+    """One test pair per motion of a split (the motion, its first caption, its video), rows sorted by id."""
+
+    ids: list[str]  # (N,) motion ids
+    vectors: dict[str, np.ndarray]  # "motion", "text", ["video"]: (N, C) unit rows; "sentence": (N, E) unit rows
 
 
 class CheckpointEmbedder:
@@ -29,20 +47,77 @@ class CheckpointEmbedder:
         return self.embed(batch)
 
 
+def check_compatible(config: LavimoConfig, info: ManifestInfo, checkpoint_folder: str, manifest: str) -> None:
+    """A clear error when a checkpoint's model cannot read a prepared dataset (another skeleton or feature size)."""
+    if config.model.motion.feature_dim != info.feature_dim:
+        raise ValueError(f"{checkpoint_folder}: the checkpoint's model reads {config.model.motion.feature_dim}-dim "
+                         f"motion features, but {manifest} ({info.dataset}) has {info.feature_dim}-dim features")
+
+
 def embed_split(checkpoint_folder: str, prepared: str, split: str, *, workers: int, cpus_per_worker: float,
-                gpus_per_worker: float = 0.0) -> dict[str, np.ndarray]:
-    """Embeddings of every pair of a split: {"index", "motion", "text", "sentence", ["video"]}, rows by index.
-    Decoding runs on tasks and the model on an actor pool of `workers` (on GPUs when gpus_per_worker > 0)."""
+                gpus_per_worker: float = 0.0) -> SplitEmbeddings:
+    """Embeddings of every pair of a split. Decoding runs on tasks and the model on an actor pool of `workers`
+    (on GPUs when gpus_per_worker > 0)."""
     config = checkpoint.read_config(checkpoint_folder)
     config = dataclasses.replace(config, data=dataclasses.replace(config.data, prepared=prepared))
-    samples = pipeline.sample_stream(manifest_path(prepared, split), builder_arguments(config, split),
-                                     training=False, decode_tasks=workers, cpus_per_task=cpus_per_worker)
+    location = manifest_path(prepared, split)
+    table, info = read_manifest(location)
+    check_compatible(config, info, checkpoint_folder, location)
+    samples = pipeline.sample_stream(location, builder_arguments(config, split), training=False,
+                                     decode_tasks=workers, cpus_per_task=cpus_per_worker)
     embedder = {"checkpoint_folder": checkpoint_folder, "device": "cuda" if gpus_per_worker else "cpu"}
     parts = pipeline.batch_inference(samples, CheckpointEmbedder, embedder, actors=workers,
                                      cpus_per_actor=cpus_per_worker, gpus_per_actor=gpus_per_worker)
-    return stack_embeddings(parts)
+    stacked = stack_embeddings(parts)
+    if len(stacked["index"]) != table.num_rows:
+        raise RuntimeError(f"{location}: embedded {len(stacked['index'])} of its {table.num_rows} motions")
+    ids_by_index = {sample_index(motion_id): motion_id for motion_id in table["id"].to_pylist()}
+    ids = [ids_by_index[int(index)] for index in stacked.pop("index")]
+    order = np.argsort(ids, kind="stable")  # (N,) rows by id: the order the protocols sort and shuffle
+    return SplitEmbeddings([ids[i] for i in order], {name: value[order] for name, value in stacked.items()})
 
 
-def evaluate_split(checkpoint_folder: str, prepared: str, split: str, **resources) -> dict[str, dict[str, float]]:
-    """The All protocol in every direction the model has."""
-    return all_protocol(embed_split(checkpoint_folder, prepared, split, **resources))
+@dataclass(frozen=True)
+class Evaluation:
+    """The four protocols on one split of a checkpoint, and the files they were written to."""
+
+    checkpoint: str
+    split: str
+    protocols: ProtocolRun
+    tables: str  # Markdown, laid out like the paper's tables
+    folder: str  # holds results.md, results.json and dissimilar_ids.txt
+
+    def metrics(self) -> dict[str, float]:
+        """Flat MLflow names: "test/all/t2m/R1", "test/threshold_0.8/v2m/MedR", ..."""
+        return {name: value for protocol, results in self.protocols.results.items()
+                for name, value in flat_metrics(results, f"{self.split}/{protocol}").items()}
+
+
+def evaluate_checkpoint(checkpoint_folder: str, prepared: str, split: str, folder: str, *,
+                        dissimilar_ids_file: str | None = None, published_file: str | None = None,
+                        **resources) -> Evaluation:
+    """Embeds the split, runs every protocol and direction, and writes the results into `folder` (each file
+    atomically, and only once everything is computed)."""
+    _model, config = checkpoint.load_model(checkpoint_folder)  # fails here, naming the file, on a mismatch
+    published = published_results(config.data.dataset, published_file) if published_file else None
+    embedded = embed_split(checkpoint_folder, prepared, split, **resources)
+    dissimilar = read_id_list(dissimilar_ids_file, embedded.ids) if dissimilar_ids_file else None
+    protocols = run_protocols(embedded.vectors, embedded.ids, dissimilar_ids=dissimilar)
+    for note in protocols.notes:
+        log.warning("%s", note)
+    tables = markdown_tables(protocols.results, published)
+    if protocols.notes:
+        tables += "\n" + "\n".join(f"- {note}" for note in protocols.notes) + "\n"
+    evaluation = Evaluation(checkpoint_folder, split, protocols, tables, folder)
+    _write(evaluation, dissimilar_ids_file)
+    return evaluation
+
+
+def _write(evaluation: Evaluation, dissimilar_ids_file: str | None) -> None:
+    folder = evaluation.folder
+    document = {"checkpoint": evaluation.checkpoint, "split": evaluation.split,
+                "dissimilar_ids": dissimilar_ids_file or storage.join(folder, DISSIMILAR_FILE),
+                "notes": evaluation.protocols.notes, "protocols": evaluation.protocols.results}
+    write_id_list(storage.join(folder, DISSIMILAR_FILE), evaluation.protocols.dissimilar_ids)
+    storage.write_bytes_atomic(storage.join(folder, "results.json"), json.dumps(document, indent=2).encode())
+    storage.write_bytes_atomic(storage.join(folder, "results.md"), evaluation.tables.encode())

@@ -11,8 +11,9 @@ from lavimo.config import LavimoConfig
 from lavimo.data import storage
 from lavimo.data.manifest import manifest_path
 from lavimo.data.prepare import ensure_synthetic_dataset, prepare_dataset
-from lavimo.eval.evaluate import evaluate_split
-from lavimo.eval.protocols import flat_metrics, markdown_table
+from lavimo.eval.evaluate import Evaluation, evaluate_checkpoint
+from lavimo.eval.evaluation_job import record_evaluation
+from lavimo.eval.protocols import markdown_table
 from lavimo.train.trainer import TrainingRun, run_name, train
 
 log = logging.getLogger(__name__)
@@ -21,13 +22,13 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class JobSummary:
     run: TrainingRun
-    test_results: dict[str, dict[str, float]]
-    table: str
+    evaluation: Evaluation
 
     def describe(self) -> str:
         return "\n".join([
             f"test split, All protocol ({self.run.name}):",
-            self.table,
+            markdown_table(self.evaluation.protocols.results["all"]),
+            f"all four protocols: {storage.join(self.evaluation.folder, 'results.md')}",
             f"best checkpoint: {self.run.best_checkpoint}",
             f"run folder:      {self.run.folder}",
             f"MLflow run:      {self.run.mlflow_run_id} in {self.run.mlflow_uri}",
@@ -49,19 +50,11 @@ def run_training_job(config: LavimoConfig, resume: str | None = None) -> JobSumm
     run = train(config, resume or run_name(config))
     if run.best_checkpoint is None:
         raise RuntimeError(f"{run.folder}: training reported no checkpoint")
-    results = evaluate_split(run.best_checkpoint, config.data.prepared, "test", workers=1,
-                             cpus_per_worker=config.train.decode_cpus)
-    table = markdown_table(results)
-    _record(run, results, table)
-    return JobSummary(run, results, table)
-
-
-def _record(run: TrainingRun, results: dict, table: str) -> None:
-    """Test metrics, the table and a pointer to the best checkpoint: into the run folder and the MLflow run."""
-    storage.write_bytes_atomic(storage.join(run.folder, "test_results.json"), json.dumps(results, indent=2).encode())
-    storage.write_bytes_atomic(storage.join(run.folder, "test_results.md"), table.encode())
+    evaluation = evaluate_checkpoint(run.best_checkpoint, config.data.prepared, "test",
+                                     storage.join(run.folder, "test_evaluation"), workers=1,
+                                     cpus_per_worker=config.train.decode_cpus)
+    record_evaluation(evaluation, run.mlflow_uri, run.mlflow_run_id, step=int(run.metrics.get("epoch", 0)))
     logger = tracking.RunLogger(run.mlflow_uri, run.mlflow_run_id)
-    logger.metrics(flat_metrics(results, "test"), step=int(run.metrics.get("epoch", 0)))
-    logger.artifact_text(table + "\n", "test_results.md")
     logger.artifact_text(json.dumps({"best_checkpoint": run.best_checkpoint}, indent=2), "best_checkpoint.json")
     logger.finish()
+    return JobSummary(run, evaluation)

@@ -1,0 +1,36 @@
+"""Evaluate a checkpoint in the four published protocols (All, All with threshold, Dissimilar subset, Small batches)."""
+
+from __future__ import annotations
+
+import argparse
+
+from lavimo.cli import setup_logging
+from lavimo.eval.evaluation_job import EvaluationRequest, describe, run_evaluation
+from lavimo.ray_cluster import connect
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--checkpoint", required=True, help="a checkpoint folder of a training run")
+    parser.add_argument("--split", default="test", help="split to evaluate (default: %(default)s)")
+    parser.add_argument("--prepared", help="prepared dataset (default: the checkpoint's)")
+    parser.add_argument("--out", help="results folder (default: <run folder>/evaluation/<checkpoint>-<split>)")
+    parser.add_argument("--dissimilar-ids", metavar="FILE",
+                        help="ids of the Dissimilar subset, one a line (e.g. TMR's nsim_test.txt); default: "
+                             "100 mutually dissimilar pairs chosen from the captions, written beside the results")
+    parser.add_argument("--published", metavar="FILE", help="published numbers to show beside ours (JSON, see "
+                                                             "lavimo/eval/published.py)")
+    parser.add_argument("--workers", type=int, default=1, help="embedding actors (default: %(default)s)")
+    parser.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPUs per embedding actor")
+    args = parser.parse_args(argv)
+    setup_logging()
+    request = EvaluationRequest(checkpoint=args.checkpoint, split=args.split, prepared=args.prepared,
+                                folder=args.out, dissimilar_ids_file=args.dissimilar_ids,
+                                published_file=args.published, workers=args.workers,
+                                gpus_per_worker=args.gpus_per_worker)
+    connect()
+    print(describe(*run_evaluation(request)))
+
+
+if __name__ == "__main__":
+    main()

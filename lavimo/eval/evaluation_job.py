@@ -1,0 +1,78 @@
+"""The evaluation job: a checkpoint's split in the four protocols -> Markdown and JSON files, and its MLflow run."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from lavimo import tracking
+from lavimo.data import storage
+from lavimo.eval.evaluate import Evaluation, evaluate_checkpoint
+from lavimo.train import checkpoint
+from lavimo.train.trainer import RUN_FILE
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    checkpoint: str
+    split: str = "test"
+    prepared: str | None = None  # None: the prepared dataset the checkpoint was trained on
+    folder: str | None = None  # None: <run folder>/evaluation/<checkpoint name>-<split>
+    dissimilar_ids_file: str | None = None  # a published list such as nsim_test.txt; None: chosen and written
+    published_file: str | None = None  # published numbers to show beside ours (see lavimo.eval.published)
+    workers: int = 1  # embedding actors
+    gpus_per_worker: float = 0.0
+
+
+def default_folder(checkpoint_folder: str, split: str) -> str:
+    folder = storage.absolute(checkpoint_folder).rstrip("/")
+    parent, name = folder.rsplit("/", 1)
+    return storage.join(parent, "evaluation", f"{name}-{split}")
+
+
+def record_evaluation(evaluation: Evaluation, uri: str, run_id: str, step: int) -> None:
+    """Every protocol's metrics and the result files into an MLflow run."""
+    logger = tracking.RunLogger(uri, run_id)
+    logger.metrics(evaluation.metrics(), step=step)
+    name = f"{evaluation.split}_results"
+    logger.artifact_text(evaluation.tables, f"{name}.md")
+    document = {"checkpoint": evaluation.checkpoint, "notes": evaluation.protocols.notes,
+                "dissimilar_ids": evaluation.protocols.dissimilar_ids, "protocols": evaluation.protocols.results}
+    logger.artifact_text(json.dumps(document, indent=2), f"{name}.json")
+
+
+def run_evaluation(request: EvaluationRequest) -> tuple[Evaluation, str, str]:
+    """Evaluates and records; returns the evaluation and the MLflow (URI, run id) it went to: the training run
+    of the checkpoint when its run folder names one, else a new run."""
+    config = checkpoint.read_config(request.checkpoint)
+    uri, run_id = _mlflow_run(request.checkpoint, config)
+    resources = {"workers": request.workers, "cpus_per_worker": config.train.decode_cpus,
+                 "gpus_per_worker": request.gpus_per_worker}
+    evaluation = evaluate_checkpoint(request.checkpoint, request.prepared or config.data.prepared, request.split,
+                                     request.folder or default_folder(request.checkpoint, request.split),
+                                     dissimilar_ids_file=request.dissimilar_ids_file,
+                                     published_file=request.published_file, **resources)
+    step = int(checkpoint.read_progress(request.checkpoint).get("epoch", 0))
+    record_evaluation(evaluation, uri, run_id, step)
+    return evaluation, uri, run_id
+
+
+def _mlflow_run(checkpoint_folder: str, config) -> tuple[str, str]:
+    record = storage.join(storage.absolute(checkpoint_folder).rstrip("/").rsplit("/", 1)[0], RUN_FILE)
+    if storage.is_file(record):
+        saved = json.loads(storage.read_text(record))
+        tracking.check_reachable(saved["mlflow_uri"])
+        log.info("recording into the training run %s", saved["run_id"])
+        return saved["mlflow_uri"], saved["run_id"]
+    uri = tracking.tracking_uri(storage.absolute(config.train.storage_path))
+    tracking.check_reachable(uri)
+    name = f"evaluate-{checkpoint_folder.rstrip('/').rsplit('/', 1)[-1]}"
+    return uri, tracking.start_run(uri, config.train.experiment, name, config.to_dict())
+
+
+def describe(evaluation: Evaluation, uri: str, run_id: str) -> str:
+    return "\n".join([evaluation.tables, f"results: {evaluation.folder} (results.md, results.json, dissimilar_ids.txt)",
+                      f"MLflow run: {run_id} in {uri}", f"see it with: {tracking.ui_command(uri)}"])
