@@ -6,7 +6,7 @@ import argparse
 
 from lavimo.cli import setup_logging
 from lavimo.eval.evaluation_job import EvaluationRequest, describe, run_evaluation
-from lavimo.ray_cluster import connect
+from lavimo.ray_cluster import connect, gpus_per_actor
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,14 +21,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--published", metavar="FILE", help="published numbers to show beside ours (JSON, see "
                                                              "lavimo/eval/published.py)")
     parser.add_argument("--workers", type=int, default=1, help="embedding actors (default: %(default)s)")
-    parser.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPUs per embedding actor")
+    parser.add_argument("--gpus-per-worker", type=float,
+                        help="GPUs per embedding actor (default: 1 when the cluster has GPUs, else 0)")
     args = parser.parse_args(argv)
     setup_logging()
+    connect()
+    gpus = args.gpus_per_worker if args.gpus_per_worker is not None else gpus_per_actor()
     request = EvaluationRequest(checkpoint=args.checkpoint, split=args.split, prepared=args.prepared,
                                 folder=args.out, dissimilar_ids_file=args.dissimilar_ids,
                                 published_file=args.published, workers=args.workers,
-                                gpus_per_worker=args.gpus_per_worker)
-    connect()
+                                gpus_per_worker=gpus)
     print(describe(*run_evaluation(request)))
 
 

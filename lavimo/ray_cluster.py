@@ -29,3 +29,8 @@ def connect(min_local_cpus: float = 0) -> None:
     ray.init(address=address, num_cpus=num_cpus, log_to_driver=True, runtime_env={"env_vars": quiet})
     where = address or "a new local cluster"
     log.info("connected to %s with %s CPUs", where, ray.cluster_resources().get("CPU", 0))
+
+
+def gpus_per_actor() -> float:
+    """1 when the connected cluster has GPUs (inference actors then take one each), else 0."""
+    return 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0

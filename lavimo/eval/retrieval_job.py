@@ -11,6 +11,7 @@ from lavimo.data import storage
 from lavimo.eval.index import MotionIndex
 from lavimo.eval.query import QueryEncoder, QueryError
 from lavimo.eval.retrieval import Hit, MotionRecord, index_location, load_or_build_index, motion_records, top_k
+from lavimo.ray_cluster import gpus_per_actor
 from lavimo.render.preview import PreviewTile, write_preview
 from lavimo.train import checkpoint
 
@@ -51,10 +52,13 @@ def run_retrieval(request: RetrievalRequest, connect_ray) -> list[Hit]:
     query = encoder.text(request.text) if request.text is not None else None
     if request.video is not None:
         query = encoder.video(request.video)
+    gpus = 0.0
     if request.rebuild_index or not storage.exists(index_location(request.checkpoint, prepared, splits)):
         connect_ray()
+        gpus = gpus_per_actor()
     index = load_or_build_index(request.checkpoint, prepared, splits, rebuild=request.rebuild_index,
-                                dtype=request.index_dtype, workers=1, cpus_per_worker=config.train.decode_cpus)
+                                dtype=request.index_dtype, workers=1, cpus_per_worker=config.train.decode_cpus,
+                                gpus_per_worker=gpus)
     if request.motion is not None:
         query = _motion_vector(index, request.motion)
     hits = top_k(index, query, request.k, exclude=request.motion)

@@ -52,7 +52,8 @@ def run_training_job(config: LavimoConfig, resume: str | None = None) -> JobSumm
         raise RuntimeError(f"{run.folder}: training reported no checkpoint")
     evaluation = evaluate_checkpoint(run.best_checkpoint, config.data.prepared, "test",
                                      storage.join(run.folder, "test_evaluation"), workers=1,
-                                     cpus_per_worker=config.train.decode_cpus)
+                                     cpus_per_worker=config.train.decode_cpus,
+                                     gpus_per_worker=1.0 if config.train.use_gpu else 0.0)
     record_evaluation(evaluation, run.mlflow_uri, run.mlflow_run_id, step=int(run.metrics.get("epoch", 0)))
     logger = tracking.RunLogger(run.mlflow_uri, run.mlflow_run_id)
     logger.artifact_text(json.dumps({"best_checkpoint": run.best_checkpoint}, indent=2), "best_checkpoint.json")
