@@ -156,6 +156,15 @@ class LavimoConfig:
             self.model.validate()
         except ValueError as err:
             raise ConfigError(str(err)) from None
+        self._check_checkpoint_metric()
+
+    def _check_checkpoint_metric(self) -> None:
+        """train.checkpoint_metric is a validation recall (higher is better) of a direction this model has."""
+        directions = ["t2m", "m2t"] + (["v2m", "m2v", "t2v", "v2t"] if "video" in self.model.modalities else [])
+        allowed = [f"val/{d}/R{k}" for d in directions for k in (1, 2, 3, 5, 10)]
+        if self.train.checkpoint_metric not in allowed:
+            raise ConfigError(f"train.checkpoint_metric: {self.train.checkpoint_metric!r} is not a validation "
+                              f"recall of this model's directions ({', '.join(directions)}), e.g. {allowed[2]}")
 
     def to_dict(self) -> dict[str, Any]:
         return to_plain(dataclasses.asdict(self))

@@ -85,3 +85,11 @@ def test_model_errors_name_the_model_key(tmp_path):
     path.write_text("model: {latent_dim: 30}")
     with pytest.raises(ConfigError, match="model.motion.num_heads"):
         load_config(path)
+
+
+def test_checkpoint_metric_must_be_a_recall_the_model_reports(tmp_path):
+    assert load_config(CONFIGS / "cpu_demo.yaml").train.checkpoint_metric == "val/v2m/R1"
+    with pytest.raises(ConfigError, match=r"train.checkpoint_metric: 'val/v2m/R1' .* \(t2m, m2t\)"):
+        load_config(CONFIGS / "cpu_demo.yaml", ["model.modalities=[motion, text]"])
+    with pytest.raises(ConfigError, match="train.checkpoint_metric: 'val/t2m/MedR'"):
+        load_config(CONFIGS / "cpu_demo.yaml", ["train.checkpoint_metric=val/t2m/MedR"])  # lower is better: not a score
