@@ -9,6 +9,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,14 @@ def ui_command(uri: str) -> str:
     return f"mlflow ui --backend-store-uri {uri}"
 
 
+@dataclass(frozen=True)
+class ParentRun:
+    """A run that other runs are created under: MLflow's nested runs (tag mlflow.parentRunId), in its store."""
+
+    uri: str
+    run_id: str
+
+
 def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, str]:
     """{"a": {"b": 1}} -> {"a.b": "1"}: every config value as an MLflow param."""
     flat = {}
@@ -69,15 +78,18 @@ def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
-def start_run(uri: str, experiment: str, run_name: str, config: dict[str, Any]) -> str:
-    """Creates the job's run, logs every config value as a param and the config as an artifact; returns its id."""
+def start_run(uri: str, experiment: str, run_name: str, config: dict[str, Any],
+              parent_run_id: str | None = None) -> str:
+    """Creates the job's run (nested under `parent_run_id` when given), logs every config value as a param and the
+    config as an artifact; returns its id."""
     import mlflow
 
     mlflow.set_tracking_uri(uri)
     if mlflow.get_experiment_by_name(experiment) is None:
         mlflow.create_experiment(experiment, artifact_location=_artifact_location(uri))
     mlflow.set_experiment(experiment)
-    with mlflow.start_run(run_name=run_name) as run:
+    tags = {"mlflow.parentRunId": parent_run_id} if parent_run_id else None
+    with mlflow.start_run(run_name=run_name, tags=tags) as run:
         params = flatten(config)
         for start in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
             mlflow.log_params(dict(list(params.items())[start : start + 100]))
@@ -102,10 +114,17 @@ class RunLogger:
         self.client.log_batch(self.run_id, metrics=batch)
 
     def artifact_text(self, text: str, name: str) -> None:
+        self.artifact_bytes(text.encode("utf-8"), name)
+
+    def artifact_bytes(self, data: bytes, name: str) -> None:
         with tempfile.TemporaryDirectory() as scratch:
             path = Path(scratch) / name
-            path.write_text(text)
+            path.write_bytes(data)
             self.client.log_artifact(self.run_id, str(path))
+
+    def tags(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self.client.set_tag(self.run_id, key, value)
 
     def finish(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.run_id, status=status)

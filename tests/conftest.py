@@ -1,8 +1,20 @@
-"""Shared fixtures: one local Ray cluster for the whole test session."""
+"""Shared fixtures: one real Ray head (`ray start --head`) for the whole test session, and a real MLflow tracking
+server."""
 
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -11,13 +23,98 @@ os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "60")
 os.environ.setdefault("RAY_DATA_EXECUTION_NO_PROGRESS_TIMEOUT_S", "120")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The session cluster's token authentication, as on a real cluster: set before Ray is imported (it reads them then),
+# for the head, this process and every job it starts.
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
+
+
+@dataclass(frozen=True)
+class RayHead:
+    address: str  # the GCS address, for ray.init and RAY_ADDRESS
+    dashboard: str  # http://127.0.0.1:PORT, for `ray job submit --address`
 
 
 @pytest.fixture(scope="session")
-def ray_cluster():
-    """A local Ray cluster shared by every test that needs one; yields its address."""
+def ray_head():
+    """A real Ray head on localhost with its dashboard (`ray start --head`), shared by every test that needs Ray.
+
+    Every port is a free one and the session folder a new one, so that other Ray clusters on the machine are left
+    alone; token authentication is on, as on a real cluster. The cluster is stopped afterwards, whatever happened."""
     import ray
 
-    context = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield context.address_info["address"]
-    ray.shutdown()
+    temp_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must stay < 108 bytes
+    gcs, dashboard, agent, client = (_free_port() for _ in range(4))
+    command = [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", f"--port={gcs}",
+               "--num-cpus=2", "--include-dashboard=true", "--dashboard-host=127.0.0.1",
+               f"--dashboard-port={dashboard}", f"--dashboard-agent-listen-port={agent}",
+               f"--ray-client-server-port={client}", f"--temp-dir={temp_dir}", "--disable-usage-stats"]
+    log_path = Path(temp_dir) / "ray_start.log"
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # `python` in a job is this one
+    with open(log_path, "w") as log:
+        head = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                env=dict(os.environ, PATH=path))
+    try:
+        _wait_until_up(f"http://127.0.0.1:{dashboard}/api/version", head, log_path)
+        ray.init(address=f"127.0.0.1:{gcs}", log_to_driver=False)
+        yield RayHead(f"127.0.0.1:{gcs}", f"http://127.0.0.1:{dashboard}")
+    finally:
+        ray.shutdown()
+        _stop(head)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(ray_head):
+    """The session cluster's address (RAY_ADDRESS for a job; this process is already connected)."""
+    return ray_head.address
+
+
+def _wait_until_up(url: str, server: subprocess.Popen, log_path: Path, timeout_s: float = 300) -> None:
+    """Polls url (with the Ray token when there is one) until it answers; fails with the server's log if it died."""
+    token = os.environ.get("RAY_AUTH_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    deadline = time.monotonic() + timeout_s  # a loaded 2-core machine can take minutes
+    while True:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=2):
+                return
+        except OSError:
+            assert server.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.5)
+
+
+def _stop(server: subprocess.Popen) -> None:
+    """SIGTERM to the server's process group, SIGKILL after 20 s."""
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+    except ProcessLookupError:
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """A real MLflow tracking server on localhost (SQLite store, artifacts in tmp_path); yields its URI."""
+    port = _free_port()
+    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+               "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+               "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"]
+    with open(tmp_path / "mlflow_server.log", "w") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(f"{uri}/health", server, tmp_path / "mlflow_server.log")
+        yield uri
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()

@@ -11,13 +11,13 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.test_train_e2e import REPO, TINY
+from lavimo.config import load_config
+from tests.test_train_e2e import REPO, SMOKE, TINY, smoke_command
 
 pytestmark = pytest.mark.e2e
 
@@ -28,9 +28,7 @@ RESUMED_LOG = re.compile(r"rank 0 resumed from epoch (\d+), step (\d+)")  # lavi
 
 
 def _command(tmp_path: Path, *extra: str, **changes) -> list[str]:
-    settings = {**SETTINGS, **changes}
-    sets = [arg for key, value in settings.items() for arg in ("--set", f"{key}={str(value).format(tmp=tmp_path)}")]
-    return [sys.executable, str(REPO / "jobs" / "train.py"), *sets, *extra]
+    return [*smoke_command("train.py", tmp_path, {**SETTINGS, **changes}), *extra]
 
 
 def _environment(ray_address: str) -> dict:
@@ -86,7 +84,7 @@ def _steps_per_epoch(tmp_path: Path) -> int:
     import pyarrow.parquet as pq
 
     rows = pq.read_metadata(tmp_path / "prepared" / "manifest" / "train.parquet").num_rows
-    return rows // SETTINGS["train.batch_size"]
+    return rows // load_config(SMOKE).train.batch_size
 
 
 def _last_state(run_folder: Path) -> tuple[dict, dict]:

@@ -1,19 +1,18 @@
-"""End to end: jobs/train.py on a tiny synthetic dataset, 2 DDP workers on a local Ray cluster, logging to a real
-MLflow tracking server on localhost; the run is read back with MlflowClient. Then the same checkpoint through
-jobs/evaluate.py and jobs/retrieve.py, as a user runs them."""
+"""End to end: jobs/train.py with the smoke config (a tiny synthetic dataset, 2 DDP workers) submitted with
+`ray job submit` to a real Ray head on localhost, logging to a real MLflow tracking server; the run is read back with
+MlflowClient. Then the same checkpoint through jobs/evaluate.py and jobs/retrieve.py, as a user runs them."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
-import urllib.request
 from mlflow.tracking import MlflowClient
+from ray.job_submission import JobStatus, JobSubmissionClient
 
 from lavimo.data.video import VideoError, probe_video
 from lavimo.eval.query import QueryError
@@ -24,61 +23,45 @@ from tests.test_video import write_filmed_clip
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
 
-TINY = {
+SMOKE = REPO / "ray_configs" / "smoke.yaml"  # 24 synthetic motions, 64-px videos, a tiny model, 2 epochs
+TINY = {  # the smoke config, with everything it writes under the test's tmp_path
     "data.root": "{tmp}/synthetic",
     "data.prepared": "{tmp}/prepared",
-    "data.synthetic.num_motions": 24,
-    "render.resolution": 64,
-    "prepare.render_cpus": 0.5,
-    "model.video.tower": "{{image_size: 32, patch_size: 8, width: 32, layers: 1, heads: 2, output_dim: 32}}",
-    "model.latent_dim": 32,
-    "train.epochs": 2,
-    "train.batch_size": 8,
-    "train.checkpoint_every": 1,
-    "train.log_every_steps": 1,
     "train.storage_path": "{tmp}/runs",
     "train.experiment": "lavimo-e2e",
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def ray_cli() -> str:
+    """The `ray` command of this environment."""
+    return str(Path(sys.executable).with_name("ray"))
 
 
-@pytest.fixture
-def mlflow_server(tmp_path):
-    port = _free_port()
-    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-               "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-               "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"]
-    with open(tmp_path / "mlflow_server.log", "w") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300  # a loaded 2-core machine can take minutes to start it
-        while True:
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2):
-                    break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, \
-                    (tmp_path / "mlflow_server.log").read_text()[-2000:]
-                time.sleep(0.5)
-        yield uri
-    finally:
-        os.killpg(server.pid, 9)
-        server.wait()
+def smoke_arguments(tmp_path: Path, settings: dict, config: str = str(SMOKE)) -> list[str]:
+    """`--config ray_configs/smoke.yaml --set key=value ...`, with {tmp} in the values made tmp_path."""
+    sets = [arg for key, value in settings.items() for arg in ("--set", f"{key}={str(value).format(tmp=tmp_path)}")]
+    return ["--config", config, *sets]
 
 
-def test_train_job_logs_to_mlflow_server_and_keeps_checkpoints(tmp_path, ray_cluster, mlflow_server):
-    sets = [arg for key, value in TINY.items() for arg in ("--set", f"{key}={str(value).format(tmp=tmp_path)}")]
-    env = dict(os.environ, RAY_ADDRESS=ray_cluster, MLFLOW_TRACKING_URI=mlflow_server)
-    done = subprocess.run([sys.executable, str(REPO / "jobs" / "train.py"), *sets], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=900)
+def smoke_command(job: str, tmp_path: Path, settings: dict) -> list[str]:
+    """`python jobs/JOB` with the smoke config and `settings`, run here."""
+    return [sys.executable, str(REPO / "jobs" / job), *smoke_arguments(tmp_path, settings)]
+
+
+def test_train_job_submitted_to_a_ray_head_logs_to_mlflow_server_and_keeps_checkpoints(tmp_path, ray_head,
+                                                                                      mlflow_server):
+    """`ray job submit --working-dir .` of the smoke config to the session's `ray start --head` cluster, as a user
+    submits to a real cluster; then the checkpoints, the MLflow run, and the evaluate and retrieve jobs on them."""
+    job_id = f"lavimo-e2e-{uuid.uuid4().hex[:8]}"
+    entrypoint = ["python", "jobs/train.py", *smoke_arguments(tmp_path, TINY, config="ray_configs/smoke.yaml")]
+    runtime_env = {"env_vars": {"MLFLOW_TRACKING_URI": mlflow_server}}
+    submit = [ray_cli(), "job", "submit", "--address", ray_head.dashboard, "--submission-id", job_id,
+              "--working-dir", ".", "--runtime-env-json", json.dumps(runtime_env), "--", *entrypoint]
+    done = subprocess.run(submit, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "| t2m |" in done.stdout and "| v2m |" in done.stdout
+    assert JobSubmissionClient(ray_head.dashboard).get_job_status(job_id) == JobStatus.SUCCEEDED
+    assert "| t2m |" in done.stdout and "| v2m |" in done.stdout  # the job's log, streamed back by submit
+    env = dict(os.environ, RAY_ADDRESS=ray_head.address, MLFLOW_TRACKING_URI=mlflow_server)
 
     (run_folder,) = (tmp_path / "runs").iterdir()
     record = json.loads((run_folder / "lavimo_run.json").read_text())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import ray.train
@@ -42,11 +43,15 @@ def run_name(config: LavimoConfig) -> str:
     return f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def train(config: LavimoConfig, name: str) -> TrainingRun:
-    """Trains on the connected Ray cluster; re-running with the same name resumes from the last checkpoint."""
+def train(config: LavimoConfig, name: str, parent: tracking.ParentRun | None = None,
+          callbacks: Sequence[ray.train.UserCallback] = ()) -> TrainingRun:
+    """Trains on the connected Ray cluster; re-running with the same name resumes from the last checkpoint.
+
+    With `parent`, the MLflow run is created as its child, in its store; `callbacks` join the Train RunConfig
+    (e.g. Tune's TuneReportCallback when a Tune trial runs this)."""
     storage_path = storage.absolute(config.train.storage_path)
     folder = storage.join(storage_path, name)
-    uri, run_id = _mlflow_run(config, folder, name)
+    uri, run_id = _mlflow_run(config, folder, name, parent)
     train_rows = read_manifest(manifest_path(config.data.prepared, "train"))[0].num_rows
     steps_per_epoch = train_rows // config.train.batch_size
     if steps_per_epoch == 0:
@@ -57,7 +62,7 @@ def train(config: LavimoConfig, name: str) -> TrainingRun:
                            "mlflow_uri": uri, "run_id": run_id},
         scaling_config=ray.train.ScalingConfig(num_workers=config.train.num_workers, use_gpu=config.train.use_gpu,
                                                resources_per_worker={"CPU": config.train.cpus_per_worker}),
-        run_config=_run_config(config, name, storage_path),
+        run_config=_run_config(config, name, storage_path, callbacks),
         datasets=_datasets(config),
         dataset_config=ray.train.DataConfig(datasets_to_split=["train"]),
     )
@@ -66,10 +71,12 @@ def train(config: LavimoConfig, name: str) -> TrainingRun:
     return TrainingRun(name, folder, uri, run_id, best.path if best else None, dict(result.metrics or {}))
 
 
-def _run_config(config: LavimoConfig, name: str, storage_path: str) -> ray.train.RunConfig:
+def _run_config(config: LavimoConfig, name: str, storage_path: str,
+                callbacks: Sequence[ray.train.UserCallback]) -> ray.train.RunConfig:
     return ray.train.RunConfig(
         name=name,
         storage_path=storage_path,
+        callbacks=list(callbacks),
         failure_config=ray.train.FailureConfig(max_failures=config.train.max_failures),
         checkpoint_config=ray.train.CheckpointConfig(
             num_to_keep=config.train.keep_checkpoints,
@@ -108,17 +115,23 @@ def _datasets(config: LavimoConfig) -> dict:
     }
 
 
-def _mlflow_run(config: LavimoConfig, folder: str, name: str) -> tuple[str, str]:
-    """(tracking URI, run id): the run recorded in the run folder when resuming, else a new one."""
+def default_tracking_uri(storage_path: str) -> str:
+    """MLFLOW_TRACKING_URI when set, else a SQLite store in a local storage_path (in ./outputs for a URI)."""
+    return tracking.tracking_uri(storage_path if not storage.is_uri(storage_path) else storage.absolute("outputs"))
+
+
+def _mlflow_run(config: LavimoConfig, folder: str, name: str, parent: tracking.ParentRun | None) -> tuple[str, str]:
+    """(tracking URI, run id): the run recorded in the run folder when resuming, else a new one (a child of
+    `parent`, in its store, when given)."""
     record = storage.join(folder, RUN_FILE)
     if storage.is_file(record):
         saved = json.loads(storage.read_text(record))
         tracking.check_reachable(saved["mlflow_uri"])
         log.info("resuming MLflow run %s", saved["run_id"])
         return saved["mlflow_uri"], saved["run_id"]
-    storage_path = storage.absolute(config.train.storage_path)
-    uri = tracking.tracking_uri(storage_path if not storage.is_uri(storage_path) else storage.absolute("outputs"))
+    uri = parent.uri if parent else default_tracking_uri(storage.absolute(config.train.storage_path))
     tracking.check_reachable(uri)
-    run_id = tracking.start_run(uri, config.train.experiment, name, config.to_dict())
+    run_id = tracking.start_run(uri, config.train.experiment, name, config.to_dict(),
+                                parent_run_id=parent.run_id if parent else None)
     storage.write_bytes_atomic(record, json.dumps({"mlflow_uri": uri, "run_id": run_id}).encode())
     return uri, run_id
