@@ -49,6 +49,7 @@ def ray_head():
                "--num-cpus=2", "--include-dashboard=true", "--dashboard-host=127.0.0.1",
                f"--dashboard-port={dashboard}", f"--dashboard-agent-listen-port={agent}",
                f"--ray-client-server-port={client}", f"--temp-dir={temp_dir}", "--disable-usage-stats"]
+    signal.signal(signal.SIGTERM, _exit_through_teardown)
     log_path = Path(temp_dir) / "ray_start.log"
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # `python` in a job is this one
     with open(log_path, "w") as log:
@@ -68,6 +69,12 @@ def ray_head():
 def ray_cluster(ray_head):
     """The session cluster's address (RAY_ADDRESS for a job; this process is already connected)."""
     return ray_head.address
+
+
+def _exit_through_teardown(signum, frame):
+    """SIGTERM (a CI timeout, a kill) ends the session by an exception, so that the fixtures' teardown stops the
+    Ray head, which runs in its own session and would outlive pytest."""
+    raise SystemExit(f"pytest received signal {signum}")
 
 
 def _wait_until_up(url: str, server: subprocess.Popen, log_path: Path, timeout_s: float = 300) -> None:
