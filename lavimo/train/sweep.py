@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ray
 import ray.tune
 import yaml
 from ray.tune.integration.ray_train import TuneReportCallback
@@ -305,7 +306,7 @@ def _warn_without_state_api() -> None:
     """Ray Train frees an early-stopped trial's workers through the State API (served by the dashboard); without
     it the next trial waits for their CPUs for ever."""
     try:
-        list_nodes(limit=1, timeout=5)
+        list_nodes(address=ray.get_runtime_context().gcs_address, limit=1, timeout=5)  # this job's cluster
     except RayStateApiException:
         log.warning("the Ray State API does not answer (is the dashboard off?): when ASHA stops a trial early, its "
                     "Train workers stay reserved and the next trial may wait for ever; start Ray with the dashboard "
