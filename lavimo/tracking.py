@@ -80,21 +80,22 @@ def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 def start_run(uri: str, experiment: str, run_name: str, config: dict[str, Any],
               parent_run_id: str | None = None) -> str:
-    """Creates the job's run (nested under `parent_run_id` when given), logs every config value as a param and the
-    config as an artifact; returns its id."""
-    import mlflow
+    """Creates the job's run, RUNNING until `RunLogger.finish` (nested under `parent_run_id` when given), logs every
+    config value as a param and the config as an artifact; returns its id."""
+    from mlflow.entities import Param
+    from mlflow.tracking import MlflowClient
 
-    mlflow.set_tracking_uri(uri)
-    if mlflow.get_experiment_by_name(experiment) is None:
-        mlflow.create_experiment(experiment, artifact_location=_artifact_location(uri))
-    mlflow.set_experiment(experiment)
-    tags = {"mlflow.parentRunId": parent_run_id} if parent_run_id else None
-    with mlflow.start_run(run_name=run_name, tags=tags) as run:
-        params = flatten(config)
-        for start in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
-            mlflow.log_params(dict(list(params.items())[start : start + 100]))
-        mlflow.log_text(json.dumps(config, indent=2), "config.json")
-        return run.info.run_id
+    client = MlflowClient(tracking_uri=uri)
+    found = client.get_experiment_by_name(experiment)
+    experiment_id = found.experiment_id if found else client.create_experiment(
+        experiment, artifact_location=_artifact_location(uri))
+    tags = {"mlflow.parentRunId": parent_run_id} if parent_run_id else {}
+    run_id = client.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
+    params = [Param(key, value) for key, value in flatten(config).items()]
+    for start in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
+        client.log_batch(run_id, params=params[start : start + 100])
+    client.log_text(run_id, json.dumps(config, indent=2), "config.json")
+    return run_id
 
 
 class RunLogger:
@@ -126,6 +127,8 @@ class RunLogger:
         for key, value in values.items():
             self.client.set_tag(self.run_id, key, value)
 
-    def finish(self, status: str = "FINISHED") -> None:
-        self.client.set_terminated(self.run_id, status=status)
+    def finish(self, status: str = "FINISHED", end_time_s: float | None = None) -> None:
+        """Ends the run now, or at `end_time_s` (Unix seconds)."""
+        end_time_ms = int(end_time_s * 1000) if end_time_s is not None else None
+        self.client.set_terminated(self.run_id, status=status, end_time=end_time_ms)
 

@@ -106,7 +106,7 @@ def test_a_trials_values_replace_only_their_keys():
 def test_a_child_run_is_nested_under_its_parent(tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
 
-    from lavimo.tracking import start_run, tracking_uri
+    from lavimo.tracking import RunLogger, start_run, tracking_uri
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)
@@ -118,6 +118,9 @@ def test_a_child_run_is_nested_under_its_parent(tmp_path, monkeypatch):
     assert client.get_run(child).data.params == {"train.epsilon": "0.7"}
     assert "mlflow.parentRunId" not in client.get_run(parent).data.tags
     assert client.get_run(parent).data.params == {"search_space.train.epsilon.uniform": "[0.6, 0.9]"}
+    assert client.get_run(child).info.status == "RUNNING" and client.get_run(child).info.end_time is None
+    RunLogger(uri, child).finish("FINISHED", end_time_s=1_800_000_000.5)  # the trial's last report
+    assert (client.get_run(child).info.status, client.get_run(child).info.end_time) == ("FINISHED", 1_800_000_000_500)
 
 
 def test_the_error_line_is_the_exception_after_the_traceback():
@@ -152,6 +155,9 @@ def trials(tmp_path):
 
 def test_trial_summaries_from_reported_results(trials):
     (completed, stopped, restarted, failed), kept = trials
+    reports = [{**row, "timestamp": 1_800_000_000 + row["epoch"]} for row in _rows({1: 5.0, 2: 6.0})]
+    timed = summarise_trial("e", {}, reports, METRIC, 2)
+    assert (timed.last_report_s, failed.last_report_s) == (1_800_000_002, None)
     assert (completed.status, completed.epochs, completed.best, completed.final) == ("completed", 3, 45.0, 40.0)
     assert completed.checkpoint == str(kept[3])  # epoch 2's (best) checkpoint is gone: the best one still stored
     assert (stopped.status, stopped.epochs, stopped.best, stopped.checkpoint) == ("stopped early", 1, 10.0, None)

@@ -388,7 +388,7 @@ def _record(sweep: Sweep, name: str, folder: str, parent: tracking.ParentRun,
             child = tracking.RunLogger(parent.uri, trial.mlflow_run_id)
             child.tags({"tune.trial_id": trial.trial_id, "tune.status": trial.status,
                         "tune.swept": json.dumps(trial.params, sort_keys=True)})
-            child.finish("FAILED" if trial.status == sweep_report.ERROR else "FINISHED")
+            child.finish("FAILED" if trial.status == sweep_report.ERROR else "FINISHED", trial.last_report_s)
     best = sweep_report.best_trial(trials)
     if best is None:
         logger.finish("FAILED")

@@ -34,6 +34,7 @@ class TrialSummary:
     curve: tuple[tuple[int, float], ...]  # (epoch, metric) per epoch run
     error: str | None = None
     mlflow_run_id: str | None = None
+    last_report_s: float | None = None  # Unix time of the trial's last report (Tune's `timestamp`)
 
 
 def summarise_trial(trial_id: str, params: Mapping[str, Any], history: Sequence[Mapping[str, Any]], metric: str,
@@ -46,9 +47,10 @@ def summarise_trial(trial_id: str, params: Mapping[str, Any], history: Sequence[
         status = ERROR
     else:
         status = COMPLETED if epochs >= max_epochs else STOPPED if epochs else NOT_RUN
+    last_report = max((float(row["timestamp"]) for row in history if _number(row.get("timestamp"))), default=None)
     return TrialSummary(trial_id, dict(params), status, epochs, max(by_epoch.values(), default=None),
                         curve[-1][1] if curve else None, _best_checkpoint(history, metric), curve, error,
-                        mlflow_run_id)
+                        mlflow_run_id, last_report)
 
 
 def _number(value: Any) -> bool:
