@@ -276,12 +276,14 @@ def run_sweep(sweep: Sweep, resume: str | None = None) -> SweepResult:
     log.info("sweep %s in %s, MLflow parent run %s in %s", name, folder, parent.run_id, parent.uri)
     base = apply_values(sweep.base, {"train.storage_path": storage.join(folder, TRAIN_RUNS)})
     grid = _tuner(sweep, base, parent, root, name, resuming=resume is not None).fit()
-    unfinished = sweep.num_trials() - grid.num_terminated - grid.num_errors  # not started, pending or running
+    values = ray.tune.ExperimentAnalysis(folder).get_all_configs()  # trial id -> values, reported or not
+    trials = [_trial_summary(result, values, sweep, base) for result in grid]
+    # not started, pending, or running at Ctrl+C without a report (Tune marks those terminated)
+    unfinished = max(sweep.num_trials() - grid.num_terminated - grid.num_errors,
+                     sum(trial.status == sweep_report.NOT_RUN for trial in trials))
     if unfinished:
         raise RuntimeError(f"sweep {name} was interrupted with {unfinished} trial(s) unfinished; Tune saved its state "
                            f"in {folder}: resume it with --resume {name}")
-    values = ray.tune.ExperimentAnalysis(folder).get_all_configs()  # trial id -> values, reported or not
-    trials = [_trial_summary(result, values, sweep, base) for result in grid]
     return _record(sweep, name, folder, parent, trials)
 
 
