@@ -124,8 +124,9 @@ class RunLogger:
             self.client.log_artifact(self.run_id, str(path))
 
     def tags(self, values: dict[str, str]) -> None:
-        for key, value in values.items():
-            self.client.set_tag(self.run_id, key, value)
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(self.run_id, tags=[RunTag(key, value) for key, value in values.items()])
 
     def finish(self, status: str = "FINISHED", end_time_s: float | None = None) -> None:
         """Ends the run now, or at `end_time_s` (Unix seconds)."""

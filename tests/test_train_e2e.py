@@ -48,19 +48,25 @@ def smoke_command(job: str, tmp_path: Path, settings: dict) -> list[str]:
     return [sys.executable, str(REPO / "jobs" / job), *smoke_arguments(tmp_path, settings)]
 
 
+def submit_job(dashboard: str, entrypoint: list[str], env_vars: dict, timeout_s: int) -> str:
+    """`ray job submit --working-dir .` of `entrypoint` to the Ray head whose dashboard is `dashboard`, as a user
+    submits to a cluster; checks that the job SUCCEEDED and returns its log, which submit streams back."""
+    job_id = f"lavimo-e2e-{uuid.uuid4().hex[:8]}"
+    submit = [ray_cli(), "job", "submit", "--address", dashboard, "--submission-id", job_id, "--working-dir", ".",
+              "--runtime-env-json", json.dumps({"env_vars": env_vars}), "--", *entrypoint]
+    done = subprocess.run(submit, cwd=REPO, capture_output=True, text=True, timeout=timeout_s)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    assert JobSubmissionClient(dashboard).get_job_status(job_id) == JobStatus.SUCCEEDED
+    return done.stdout
+
+
 def test_train_job_submitted_to_a_ray_head_logs_to_mlflow_server_and_keeps_checkpoints(tmp_path, ray_head,
                                                                                       mlflow_server):
     """`ray job submit --working-dir .` of the smoke config to the session's `ray start --head` cluster, as a user
     submits to a real cluster; then the checkpoints, the MLflow run, and the evaluate and retrieve jobs on them."""
-    job_id = f"lavimo-e2e-{uuid.uuid4().hex[:8]}"
     entrypoint = ["python", "jobs/train.py", *smoke_arguments(tmp_path, TINY, config="ray_configs/smoke.yaml")]
-    runtime_env = {"env_vars": {"MLFLOW_TRACKING_URI": mlflow_server}}
-    submit = [ray_cli(), "job", "submit", "--address", ray_head.dashboard, "--submission-id", job_id,
-              "--working-dir", ".", "--runtime-env-json", json.dumps(runtime_env), "--", *entrypoint]
-    done = subprocess.run(submit, cwd=REPO, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert JobSubmissionClient(ray_head.dashboard).get_job_status(job_id) == JobStatus.SUCCEEDED
-    assert "| t2m |" in done.stdout and "| v2m |" in done.stdout  # the job's log, streamed back by submit
+    job_log = submit_job(ray_head.dashboard, entrypoint, {"MLFLOW_TRACKING_URI": mlflow_server}, timeout_s=900)
+    assert "| t2m |" in job_log and "| v2m |" in job_log
     env = dict(os.environ, RAY_ADDRESS=ray_head.address, MLFLOW_TRACKING_URI=mlflow_server)
 
     (run_folder,) = (tmp_path / "runs").iterdir()

@@ -1,7 +1,8 @@
 """End to end: jobs/tune.py on the session's Ray head, logging to a real MLflow server. Random search crossed with a
-grid of two batch sizes, the larger more than the tiny training split holds: 3 smoke-config trials (each a 2-worker
-Ray Train run) and 3 that fail. The sweep is interrupted with Ctrl+C after its first trial and resumed with
---resume; then the report files and the parent and child runs, read back with MlflowClient."""
+grid of two batch sizes, the smaller more than the tiny training split holds: 3 trials that fail and 3 smoke-config
+trials of 8 epochs (each a 2-worker Ray Train run). The sweep is interrupted with Ctrl+C while its last trial runs,
+after that trial's first epoch, and resumed with `ray job submit ... jobs/tune.py --resume`; then the report files and
+the parent and child runs, read back with MlflowClient."""
 
 import csv
 import json
@@ -17,23 +18,29 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from tests.test_train_e2e import REPO, SMOKE, TINY
+from tests.test_train_e2e import REPO, SMOKE, TINY, submit_job
 
 pytestmark = pytest.mark.e2e
 # R@3 over the 2 validation motions of the tiny dataset is always 100, so ASHA stops no trial here; the smoke
-# trials run their 2 epochs.
+# trials run all their epochs.
 METRIC = "val/t2m/R3"
+# After a trial's first report, 7 more epochs of 1.5-3 s: time to interrupt it mid-run (Ctrl+C reached Tune 3 s after
+# the report and stopped the trial 1.3 s later, 3 epochs after the report, when it was 4 epochs)
+EPOCHS = 8
+NUM_SAMPLES = 3
 TOO_BIG = 4096  # a batch larger than the 24 training motions (and their mirrors): the trial fails inside Tune
 SWEPT = {"train.epsilon": {"uniform": [0.6, 0.95]}, "train.lambda_recon": {"loguniform": [0.01, 1.0]},
          "model.temperature_init": {"loguniform": [0.03, 0.2]},
-         "model.learnable_temperature": {"choice": [True, False]}, "train.batch_size": {"grid": [8, TOO_BIG]}}
+         "model.learnable_temperature": {"choice": [True, False]}, "train.batch_size": {"grid": [TOO_BIG, 8]}}
+# Tune makes the trials sample by sample, each crossed with the grid in order: the last one is a batch-8 trial
+LAST_TRIAL = f"trial_*_{2 * NUM_SAMPLES - 1:05d}"
 ARTIFACTS = {"trials.md", "trials.csv", "metric_vs_params.png", "learning_curves.png", "best_trial.json"}
 
 
 def _write_sweep(tmp_path: Path) -> Path:
     overrides = {key: yaml.safe_load(str(value).format(tmp=tmp_path)) for key, value in TINY.items()}
-    spec = {"name": "tiny", "base": str(SMOKE), "overrides": overrides, "search_space": SWEPT, "search": "random",
-            "num_samples": 3, "metric": METRIC, "asha": {"grace_period": 1, "reduction_factor": 2},
+    spec = {"name": "tiny", "base": str(SMOKE), "overrides": {**overrides, "train.epochs": EPOCHS},
+            "search_space": SWEPT, "search": "random", "num_samples": NUM_SAMPLES, "metric": METRIC, "asha": {"grace_period": 1, "reduction_factor": 2},
             "max_concurrent_trials": 1, "max_failures": 0, "storage_path": str(tmp_path / "sweeps"),
             "experiment": "lavimo-tune-e2e"}
     path = tmp_path / "tune_tiny.yaml"
@@ -41,15 +48,15 @@ def _write_sweep(tmp_path: Path) -> Path:
     return path
 
 
-def _interrupt_after_first_trial(command: list[str], env: dict, log: Path) -> str:
-    """Runs the sweep until a trial has completed, then presses Ctrl+C; returns what the job printed."""
+def _interrupt_during_last_trial(command: list[str], env: dict, sweeps: Path, log: Path) -> str:
+    """Runs the sweep until its last trial has reported its first epoch, then presses Ctrl+C; returns the output."""
     with open(log, "w") as out:
         job = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 600
-        while "completed after" not in log.read_text():
+        deadline = time.monotonic() + 900
+        while not any(result.stat().st_size for result in sweeps.glob(f"*/{LAST_TRIAL}/result.json")):
             assert job.poll() is None and time.monotonic() < deadline, log.read_text()[-6000:]
-            time.sleep(1)
+            time.sleep(0.2)
         job.send_signal(signal.SIGINT)
         job.wait(timeout=180)
     finally:
@@ -57,30 +64,31 @@ def _interrupt_after_first_trial(command: list[str], env: dict, log: Path) -> st
     return log.read_text()
 
 
-def test_tune_job_sweeps_resumes_and_logs_parent_and_child_runs(tmp_path, ray_cluster, mlflow_server):
-    env = dict(os.environ, RAY_ADDRESS=ray_cluster, MLFLOW_TRACKING_URI=mlflow_server)
-    command = [sys.executable, str(REPO / "jobs" / "tune.py"), "--config", str(_write_sweep(tmp_path))]
-    interrupted = _interrupt_after_first_trial(command, env, tmp_path / "interrupted.log")
-    resume = re.search(r"--resume (tiny-\S+)", interrupted)
-    assert resume, interrupted[-6000:]
-    done = subprocess.run([*command, "--resume", resume.group(1)], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=900)
-    output = done.stdout + done.stderr
-    (tmp_path / "resumed.log").write_text(output)
-    assert done.returncode == 0, output[-6000:]
+def test_tune_job_sweeps_resumes_and_logs_parent_and_child_runs(tmp_path, ray_head, mlflow_server):
+    sweep_file = _write_sweep(tmp_path)
+    env = dict(os.environ, RAY_ADDRESS=ray_head.address, MLFLOW_TRACKING_URI=mlflow_server)
+    command = [sys.executable, str(REPO / "jobs" / "tune.py"), "--config", str(sweep_file)]
+    interrupted = _interrupt_during_last_trial(command, env, tmp_path / "sweeps", tmp_path / "interrupted.log")
+    resume = re.search(r"--resume (tiny-\S+)", interrupted)  # not a report: the running trial is unfinished
+    assert resume and "best checkpoint:" not in interrupted, interrupted[-6000:]
+    resumed = submit_job(ray_head.dashboard, ["python", "jobs/tune.py", "--config", str(sweep_file),
+                                              "--resume", resume.group(1)],
+                         {"MLFLOW_TRACKING_URI": mlflow_server}, timeout_s=900)
+    (tmp_path / "resumed.log").write_text(resumed)
     folder = tmp_path / "sweeps" / resume.group(1)
-    assert "best checkpoint:" in done.stdout and str(folder) in done.stdout
+    assert "best checkpoint:" in resumed and str(folder) in resumed
+    assert "rank 0 resumed from epoch" in resumed  # the interrupted trial went on from its checkpoint
 
     best = json.loads((folder / "best_trial.json").read_text())
     assert best["metric"] == METRIC and set(best["params"]) == set(SWEPT) and best["params"]["train.batch_size"] == 8
     assert (Path(best["checkpoint"]) / "model.safetensors").is_file()
     with open(folder / "trials.csv") as table:
         trials = list(csv.DictReader(table))
-    assert len(trials) == 6 and trials[0]["trial"] == best["trial_id"]
+    assert len(trials) == 2 * NUM_SAMPLES and trials[0]["trial"] == best["trial_id"]
     assert float(trials[0][f"best {METRIC}"]) == pytest.approx(best["value"], rel=1e-3)  # 4 digits in the table
     by_batch = {size: [t for t in trials if t["train.batch_size"] == size] for size in ("8", str(TOO_BIG))}
-    assert [t["status"] for t in by_batch["8"]] == ["completed"] * 3
-    assert [t["status"] for t in by_batch[str(TOO_BIG)]] == ["error"] * 3
+    assert [(t["status"], t["epochs"]) for t in by_batch["8"]] == [("completed", str(EPOCHS))] * NUM_SAMPLES
+    assert [t["status"] for t in by_batch[str(TOO_BIG)]] == ["error"] * NUM_SAMPLES
     assert all(f"train.batch_size {TOO_BIG} is larger" in t["error"] for t in by_batch[str(TOO_BIG)])
     _check_mlflow(mlflow_server, {t["trial"]: t for t in trials}, best)
 
@@ -91,8 +99,8 @@ def _check_mlflow(uri: str, trials: dict[str, dict], best: dict) -> None:
     runs = client.search_runs([experiment.experiment_id])
     (parent,) = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]  # the resume made no second one
     children = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    assert len(children) == len(runs) - 1 == 6
-    assert parent.info.status == "FINISHED" and parent.data.params["num_samples"] == "3"
+    assert len(children) == len(runs) - 1 == 2 * NUM_SAMPLES
+    assert parent.info.status == "FINISHED" and parent.data.params["num_samples"] == str(NUM_SAMPLES)
     assert parent.data.params["search_space.train.epsilon.uniform"] == "[0.6, 0.95]"
     assert ARTIFACTS <= {artifact.path for artifact in client.list_artifacts(parent.info.run_id)}
     assert client.get_metric_history(parent.info.run_id, f"best/{METRIC}")[0].value == best["value"]

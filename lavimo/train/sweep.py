@@ -15,6 +15,7 @@ from typing import Any
 import ray
 import ray.tune
 import yaml
+from ray.tune.experiment import Trial
 from ray.tune.integration.ray_train import TuneReportCallback
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter, SearchAlgorithm
@@ -276,14 +277,14 @@ def run_sweep(sweep: Sweep, resume: str | None = None) -> SweepResult:
     log.info("sweep %s in %s, MLflow parent run %s in %s", name, folder, parent.run_id, parent.uri)
     base = apply_values(sweep.base, {"train.storage_path": storage.join(folder, TRAIN_RUNS)})
     grid = _tuner(sweep, base, parent, root, name, resuming=resume is not None).fit()
-    values = ray.tune.ExperimentAnalysis(folder).get_all_configs()  # trial id -> values, reported or not
-    trials = [_trial_summary(result, values, sweep, base) for result in grid]
-    # not started, pending, or running at Ctrl+C without a report (Tune marks those terminated)
-    unfinished = max(sweep.num_trials() - grid.num_terminated - grid.num_errors,
-                     sum(trial.status == sweep_report.NOT_RUN for trial in trials))
-    if unfinished:
-        raise RuntimeError(f"sweep {name} was interrupted with {unfinished} trial(s) unfinished; Tune saved its state "
-                           f"in {folder}: resume it with --resume {name}")
+    saved = ray.tune.ExperimentAnalysis(folder)  # Tune's state as saved: trials pending or running at Ctrl+C too
+    trials = [_trial_summary(result, saved.get_all_configs(), sweep, base) for result in grid]
+    # Tune marks a trial running at Ctrl+C terminated in the result grid but saves it unfinished, and a resume
+    # runs it again; trials the searcher has not made yet are in neither
+    finished = sum(trial.status in (Trial.TERMINATED, Trial.ERROR) for trial in saved.trials)
+    if finished < sweep.num_trials():
+        raise RuntimeError(f"sweep {name} was interrupted with {sweep.num_trials() - finished} trial(s) unfinished; "
+                           f"Tune saved its state in {folder}: resume it with --resume {name}")
     return _record(sweep, name, folder, parent, trials)
 
 
