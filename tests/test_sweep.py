@@ -264,3 +264,23 @@ def test_the_number_of_trials_crosses_samples_with_every_grid(tmp_path):
     optuna_space = {"train.epsilon": {"uniform": [0.6, 0.9]}, "train.batch_size": {"choice": [8, 16]}}
     optuna = load_sweep(_write_sweep(tmp_path, search="optuna", search_space=optuna_space, num_samples=5))
     assert optuna.num_trials() == 5
+
+
+def test_asha_from_the_yaml_stops_a_weaker_trial_at_its_first_rung_not_before(tmp_path):
+    """The sweep's scheduler as Tune drives it: epochs are its time, the rung is at grace_period, higher is better."""
+    from ray.tune.experiment import Trial
+    from ray.tune.schedulers import TrialScheduler
+
+    tune_config = _tune_config(load_sweep(_write_sweep(tmp_path, asha={"grace_period": 2, "reduction_factor": 2})))
+    asha = tune_config.scheduler
+    asha.set_search_properties(tune_config.metric, tune_config.mode)  # what Tune does with the TuneConfig
+    strong, weak = (Trial("run_trial", trial_id=trial_id, stub=True) for trial_id in ("strong", "weak"))
+    for trial in (strong, weak):
+        asha.on_trial_add(None, trial)
+
+    def decisions(trial, recalls):
+        return [asha.on_trial_result(None, trial, {"epoch": epoch, METRIC: recall})
+                for epoch, recall in enumerate(recalls, start=1)]
+
+    assert decisions(strong, [40.0, 50.0, 60.0]) == [TrialScheduler.CONTINUE] * 3
+    assert decisions(weak, [10.0, 20.0]) == [TrialScheduler.CONTINUE, TrialScheduler.STOP]
