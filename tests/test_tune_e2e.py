@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,8 @@ def test_tune_job_sweeps_resumes_and_logs_parent_and_child_runs(tmp_path, ray_he
     (tmp_path / "resumed.log").write_text(resumed)
     folder = tmp_path / "sweeps" / resume.group(1)
     assert "best checkpoint:" in resumed and str(folder) in resumed
-    assert "rank 0 resumed from epoch" in resumed  # the interrupted trial went on from its checkpoint
+    resumed_from = re.search(r"rank 0 resumed from epoch (\d+)", resumed)  # the interrupted trial's checkpoint
+    assert resumed_from, resumed[-6000:]
 
     best = json.loads((folder / "best_trial.json").read_text())
     assert best["metric"] == METRIC and set(best["params"]) == set(SWEPT) and best["params"]["train.batch_size"] == 8
@@ -90,10 +92,10 @@ def test_tune_job_sweeps_resumes_and_logs_parent_and_child_runs(tmp_path, ray_he
     assert [(t["status"], t["epochs"]) for t in by_batch["8"]] == [("completed", str(EPOCHS))] * NUM_SAMPLES
     assert [t["status"] for t in by_batch[str(TOO_BIG)]] == ["error"] * NUM_SAMPLES
     assert all(f"train.batch_size {TOO_BIG} is larger" in t["error"] for t in by_batch[str(TOO_BIG)])
-    _check_mlflow(mlflow_server, {t["trial"]: t for t in trials}, best)
+    _check_mlflow(mlflow_server, {t["trial"]: t for t in trials}, best, int(resumed_from.group(1)))
 
 
-def _check_mlflow(uri: str, trials: dict[str, dict], best: dict) -> None:
+def _check_mlflow(uri: str, trials: dict[str, dict], best: dict, resumed_from: int) -> None:
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("lavimo-tune-e2e")
     runs = client.search_runs([experiment.experiment_id])
@@ -113,7 +115,11 @@ def _check_mlflow(uri: str, trials: dict[str, dict], best: dict) -> None:
             assert child.info.status == "FAILED"
             continue
         assert child.info.status == "FINISHED"
-        steps = [m.step for m in client.get_metric_history(child.info.run_id, METRIC)]
+        steps = sorted(m.step for m in client.get_metric_history(child.info.run_id, METRIC))
+        if fnmatch(child.info.run_name, LAST_TRIAL):  # the interrupted trial, resumed from its checkpoint:
+            logged_twice = sorted({step for step in steps if steps.count(step) > 1})  # epochs after it ran again
+            assert all(step > resumed_from for step in logged_twice), (steps, resumed_from)
+            steps = sorted(set(steps))
         assert steps == list(range(1, int(trial["epochs"]) + 1))
         assert client.get_metric_history(child.info.run_id, "train/total")
     (best_child,) = [child for child in children if child.info.run_id == best["mlflow_run_id"]]
