@@ -23,6 +23,9 @@ os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "60")
 os.environ.setdefault("RAY_DATA_EXECUTION_NO_PROGRESS_TIMEOUT_S", "120")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# No usage statistics, as for the head (--disable-usage-stats): Ray Data's usage poller would otherwise query a
+# Prometheus that is not there, and log into closed streams as pytest exits.
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 # The session cluster's token authentication, as on a real cluster: set before Ray is imported (it reads them then),
 # for the head, this process and every job it starts.
 os.environ.setdefault("RAY_AUTH_MODE", "token")
