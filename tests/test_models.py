@@ -206,6 +206,69 @@ def test_gradients_reach_every_trainable_parameter(tiny_bert):
     assert not missing
 
 
+def _forward_with_motion_embedding(model: LavimoModel, inputs, replacement=None):
+    """The model's output with the motion tower's e_m replaced by `replacement` (B, C) when given."""
+    def swap(_module, _args, encoded):
+        return dataclasses.replace(encoded, embedding=replacement) if replacement is not None else encoded
+
+    handle = model.motion_encoder.register_forward_hook(swap)
+    try:
+        return model(*inputs)
+    finally:
+        handle.remove()
+
+
+@pytest.mark.parametrize("modalities", [("motion", "text", "video"), ("motion", "text")])
+def test_fusion_is_queried_by_the_motion_embedding_and_sums_one_vector_per_motion(tiny_bert, modalities):
+    torch.manual_seed(0)
+    model = LavimoModel(tiny_config(tiny_bert, modalities)).eval()
+    motion, mask, ids, attention, frames = batch_inputs(model)
+    with torch.no_grad():
+        sources = {"motion": model.motion_encoder(motion, mask), "text": model.text_encoder(ids, attention)}
+        if "video" in modalities:
+            sources["video"] = model.video_encoder(frames)
+        fused = model.fusion(sources["motion"].embedding, sources)
+        terms = [model.fusion(sources["motion"].embedding, {name: source}) for name, source in sources.items()]
+    assert fused.shape == (2, C) and len(model.fusion.attention) == len(modalities)
+    torch.testing.assert_close(fused, sum(terms))  # Eq. 7: the sum of one attention term per modality
+    padded = dataclasses.replace(sources["text"], tokens=torch.cat([sources["text"].tokens, 50 * torch.randn(2, 3, C)], 1),
+                                 mask=torch.cat([sources["text"].mask, torch.zeros(2, 3, dtype=torch.bool)], 1))
+    with torch.no_grad():
+        torch.testing.assert_close(model.fusion(sources["motion"].embedding, {"text": padded}), terms[1])
+
+
+def test_reconstruction_depends_on_the_motion_embedding_and_its_gradient_reaches_the_cls_token(tiny_bert):
+    torch.manual_seed(0)
+    model = LavimoModel(tiny_config(tiny_bert)).eval()  # no dropout: two forwards differ only through e_m
+    inputs = batch_inputs(model)
+    out = model(*inputs)
+    out.reconstruction.square().mean().backward()  # the reconstruction term alone
+    cls_grad = model.motion_encoder.transformer.cls.grad
+    assert cls_grad is not None and cls_grad.abs().sum() > 0
+    with torch.no_grad():
+        same = _forward_with_motion_embedding(model, inputs)
+        other = _forward_with_motion_embedding(model, inputs, torch.randn(2, C))
+    torch.testing.assert_close(same.reconstruction, out.reconstruction.detach())
+    assert (other.reconstruction - same.reconstruction).abs().max() > 1e-3
+
+
+def test_nothing_but_the_fused_embedding_and_the_duration_reaches_the_decoder(tiny_bert):
+    torch.manual_seed(0)
+    model = LavimoModel(tiny_config(tiny_bert)).eval()
+    seen = []
+    model.decoder.register_forward_pre_hook(lambda _module, args: seen.append(args))
+    motion, mask, ids, attention, frames = batch_inputs(model)
+    with torch.no_grad():
+        out = model(motion, mask, ids, attention, frames)
+    (fused, decoder_mask), = seen
+    assert fused.shape == (2, C) and decoder_mask.dtype == torch.bool
+    torch.testing.assert_close(decoder_mask, mask)  # the durations l_m = (10, 6), as a padding mask
+    with torch.no_grad():  # the same ẽ_m and l_m give the same poses, whatever the motion, caption and video were
+        torch.testing.assert_close(model.decoder(fused, mask), out.reconstruction)
+        twin = model.decoder(fused[:1].expand(2, -1), torch.ones(2, 10, dtype=torch.bool))
+    torch.testing.assert_close(twin[0], twin[1])
+
+
 def test_temperature_is_a_clamped_parameter_or_a_fixed_buffer(tiny_bert):
     model = LavimoModel(tiny_config(tiny_bert, ("motion", "text")))
     assert isinstance(model.logit_scale, torch.nn.Parameter)

@@ -1,4 +1,4 @@
-"""Feature fusion: motion tokens query every modality, Atten(Q_m,K_m,V_m) + Atten(Q_m,K_t,V_t) + Atten(Q_m,K_v,V_v)."""
+"""Feature fusion (Eq. 7): the motion embedding e_m queries each modality's tokens; ẽ_m is the sum of the terms."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from lavimo.models.layers import Encoded
 
 
 class FeatureFusion(nn.Module):
-    """One multi-head cross-attention per modality, all queried by the motion tokens; the terms are summed."""
+    """ẽ_m = Atten(Q_m, K_m, V_m) + Atten(Q_m, K_t, V_t) [+ Atten(Q_m, K_v, V_v)]: one multi-head attention per
+    modality, its single query the motion embedding e_m, its keys and values that modality's token sequence (motion
+    frame tokens, text tokens, per-frame video features), padding masked."""
 
     def __init__(self, config: FusionConfig, latent_dim: int, modalities: Sequence[str]):
         super().__init__()
@@ -20,15 +22,18 @@ class FeatureFusion(nn.Module):
             for name in modalities
         })
 
-    def forward(self, motion: Encoded, sources: Mapping[str, Encoded]) -> Tensor:
-        """motion tokens (B, T, C) as queries; sources by modality name ("motion" included; an absent one adds no
-        term) -> fused (B, T, C), zero at padded motion frames."""
+    def forward(self, motion_embedding: Tensor, sources: Mapping[str, Encoded]) -> Tensor:
+        """motion_embedding e_m (B, C); sources by modality name ("motion" included; an absent one adds no term)
+        -> ẽ_m (B, C), one vector per motion."""
         unknown = sorted(set(sources) - set(self.attention))
         if unknown or not sources:
             raise ValueError(f"fusion: no attention for modalities {unknown}; it has {sorted(self.attention)}")
+        if motion_embedding.dim() != 2:
+            raise ValueError(f"fusion: expected e_m of shape (B, C), got {tuple(motion_embedding.shape)}")
+        query = motion_embedding.unsqueeze(1)  # (B, 1, C)
         fused = 0
         for name, source in sources.items():
-            term, _ = self.attention[name](motion.tokens, source.tokens, source.tokens,
-                                           key_padding_mask=~source.mask, need_weights=False)  # (B, T, C)
+            term, _ = self.attention[name](query, source.tokens, source.tokens, key_padding_mask=~source.mask,
+                                           need_weights=False)  # (B, 1, C)
             fused = fused + term
-        return fused * motion.mask.unsqueeze(-1).to(motion.tokens.dtype)  # (B, T, C)
+        return fused.squeeze(1)  # (B, C)

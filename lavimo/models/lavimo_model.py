@@ -65,8 +65,8 @@ class LavimoModel(nn.Module):
                    "text": self.text_encoder(input_ids, attention_mask)}
         if frames is not None:
             sources["video"] = self.video_encoder(frames)
-        fused = self.fusion(sources["motion"], sources)  # (B, T, C)
-        reconstruction = self.decoder(fused, sources["motion"].mask)  # (B, T, D)
+        fused = self.fusion(sources["motion"].embedding, sources)  # ẽ_m (B, C)
+        reconstruction = self.decoder(fused, sources["motion"].mask)  # (B, T, D) from ẽ_m and l_m only
         video = sources.get("video")
         return LavimoOutput(motion_emb=_unit(sources["motion"]), text_emb=_unit(sources["text"]),
                             video_emb=None if video is None else _unit(video), reconstruction=reconstruction,
