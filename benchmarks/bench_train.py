@@ -46,7 +46,7 @@ import torch  # noqa: E402
 
 from lavimo.config import LavimoConfig, load_config  # noqa: E402
 from lavimo.data.manifest import manifest_path, read_manifest  # noqa: E402
-from lavimo.data.samples import INPUT_COLUMNS, SampleBuilder, manifest_batch  # noqa: E402
+from lavimo.data.samples import SampleBuilder, manifest_batch, stream_table  # noqa: E402
 from lavimo.train.trainer import builder_arguments  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,7 +98,7 @@ class Rate:
 
 
 def _manifest_table(config: LavimoConfig) -> pa.Table:
-    return read_manifest(manifest_path(config.data.prepared, "train"))[0].select(list(INPUT_COLUMNS))
+    return stream_table(read_manifest(manifest_path(config.data.prepared, "train"))[0])
 
 
 def _warm_builder(config: LavimoConfig, table: pa.Table) -> SampleBuilder:
@@ -162,13 +162,12 @@ def bench_stream(config: LavimoConfig, epochs: int, warmup: int) -> tuple[Rate, 
 
     train = config.train
     dataset = sample_stream(manifest_path(config.data.prepared, "train"), builder_arguments(config, "train"),
-                            training=True, decode_tasks=train.decode_tasks, cpus_per_task=train.decode_cpus)
-    per_worker = train.batch_size // train.num_workers
+                            training=True, decode_tasks=train.decode_tasks, cpus_per_task=train.decode_cpus,
+                            seed=train.seed)
     timings = []  # (samples, seconds, seconds to the first batch, samples of the first batch)
     for _ in range(epochs):
         started, count, first = time.perf_counter(), 0, None
-        for batch in torch_batches(dataset, train.batch_size, device="cpu", local_shuffle_buffer_size=4 * per_worker,
-                                   training=True):
+        for batch in torch_batches(dataset, train.batch_size, device="cpu", training=True):
             count += int(batch["valid"].sum())
             first = first or (time.perf_counter() - started, count)
         timings.append((count, time.perf_counter() - started, *(first or (0.0, 0))))

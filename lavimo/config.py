@@ -83,8 +83,8 @@ class StreamConfig:
     """How manifest rows become training samples (frame count, frame size and token count come from `model`)."""
 
     max_motion_frames: int = 196  # longer caption windows are cropped (randomly in training)
-    augment: bool = True  # random resized crop, colour jitter, grayscale, blur, flip (training only)
-    flip_probability: float = 0.5  # the paper flips; the motion is not mirrored with the video
+    augment: bool = True  # random resized crop, colour jitter, grayscale, blur (training only)
+    flip_probability: float = 0.5  # a flipped training sample is the mirrored one: video flipped, mirror's motion+caption
 
     def validate(self) -> None:
         if self.max_motion_frames < 2:
@@ -105,7 +105,7 @@ class TrainConfig:
     decay_start: float = 0.25  # constant lr for this fraction of training, then linear decay (100 of 400 epochs)
     weight_decay: float = 0.01
     grad_clip_norm: float = 1.0
-    epsilon: float = 0.8  # negative-filtering threshold on sentence-model cosine similarity
+    epsilon: float = 0.8  # negative filtering: captions with (cos + 1) / 2 >= epsilon are positives (TMR's scale)
     lambda_recon: float = 0.1
     mixed_precision: bool = True  # autocast on GPU (bf16 where supported); ignored on CPU
     decode_tasks: int = 4  # concurrent Ray Data tasks that decode and augment samples
@@ -130,8 +130,9 @@ class TrainConfig:
                               f"{self.num_workers}")
         if not 0.0 <= self.decay_start <= 1.0:
             raise ConfigError(f"train.decay_start: must be in [0, 1], got {self.decay_start}")
-        if not 0.0 < self.epsilon:
-            raise ConfigError(f"train.epsilon: must be > 0, got {self.epsilon}")
+        if not 0.0 < self.epsilon <= 1.0:
+            raise ConfigError(f"train.epsilon: must be in (0, 1], on the caption score (cos + 1) / 2, "
+                              f"got {self.epsilon}")
         if self.cpus_per_worker <= 0 or self.decode_cpus <= 0:
             raise ConfigError("train.cpus_per_worker and train.decode_cpus must be > 0")
 

@@ -138,11 +138,17 @@ def _row_normalised(matrix: Tensor) -> Tensor:
     return matrix / matrix.sum(dim=-1, keepdim=True)
 
 
+def caption_score(cosine: Tensor) -> Tensor:
+    """TMR's scale for caption similarity, on which ε and the evaluation threshold are given: (cos + 1) / 2."""
+    return (cosine + 1.0) / 2.0
+
+
 @torch.no_grad()
 def negative_filtering_targets(sentence_emb: Tensor, epsilon: float) -> Tensor:
     """Soft targets from caption similarity: (B, E) -> (B, B), rows sum to 1, no gradient.
 
-    S(i, j) = cos(ê_i, ê_j) if it is ≥ ε else 0; the diagonal is 1; then each row is
+    S(i, j) = cos(ê_i, ê_j) where the caption score (cos + 1) / 2 is ≥ ε (TMR's scale, the one its negative
+    filtering and its threshold protocol compare with: cos ≥ 2ε − 1), else 0; the diagonal is 1; then each row is
     normalised to a distribution. ε > 1 gives the identity (plain InfoNCE targets).
     """
     if sentence_emb.ndim != 2:
@@ -151,7 +157,7 @@ def negative_filtering_targets(sentence_emb: Tensor, epsilon: float) -> Tensor:
         raise ValueError(f"epsilon must be > 0 (targets must be non-negative), got {epsilon}")
     unit = F.normalize(sentence_emb.to(torch.promote_types(sentence_emb.dtype, torch.float32)), dim=-1)  # (B, E)
     cosine = unit @ unit.T  # (B, B)
-    kept = torch.where(cosine >= epsilon, cosine, torch.zeros_like(cosine))
+    kept = torch.where(caption_score(cosine) >= epsilon, cosine, torch.zeros_like(cosine))
     kept.fill_diagonal_(1.0)
     return _row_normalised(kept)
 

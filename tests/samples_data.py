@@ -57,6 +57,43 @@ def _video(root: Path, motion_id: str, kind: str, index: int) -> tuple[Path, int
     return path, count, fps
 
 
+def _row(root: Path, motion_id: str, captions: list[str], video: tuple[Path, int, float], embeddings) -> dict:
+    """A manifest row of a motion written by write_dataset under root/"data", its captions on the whole clip."""
+    path, video_frames, video_fps = video
+    return {
+        "id": motion_id, "split": "train", "num_frames": NUM_FRAMES, "fps": FPS,
+        "feature_path": str(root / "data" / "new_joint_vecs" / f"{motion_id}.npy"),
+        "joints_path": str(root / "data" / "new_joints" / f"{motion_id}.npy"),
+        "video_path": str(path), "video_num_frames": video_frames, "video_fps": video_fps,
+        "video_rendered": False, "captions": captions, "caption_start": [0.0] * len(captions),
+        "caption_end": [0.0] * len(captions),
+        "caption_embeddings": (embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)).tolist(),
+    }
+
+
+def _info(root: Path) -> ManifestInfo:
+    return ManifestInfo(dataset="synthetic", skeleton="humanml3d", feature_dim=HUMANML3D.feature_dim, fps=FPS,
+                        mean_path=str(root / "data" / "Mean.npy"), std_path=str(root / "data" / "Std.npy"),
+                        sentence_model="test", embedding_dim=EMBEDDING_DIM)
+
+
+def write_mirrored_prepared(root: Path) -> tuple[Path, ManifestInfo]:
+    """000001 and its mirror M000001 (other features, left and right swapped in the captions), and 000002 whose
+    mirror is not in the split; index-coded videos; `manifest.parquet` under root."""
+    captions = {"000001": ["a person waves the left hand.", "someone raises the left arm."],
+                "M000001": ["a person waves the right hand.", "someone raises the right arm."],
+                "000002": ["a person jumps on the spot."]}
+    write_dataset(root / "data", HUMANML3D, {m: [c + "#x#0#0" for c in lines] for m, lines in captions.items()},
+                  {"train": list(captions)}, num_frames=NUM_FRAMES)
+    (root / "videos").mkdir()
+    rng = np.random.default_rng(0)
+    rows = [_row(root, motion_id, lines, _video(root, motion_id, "index", i),
+                 rng.normal(size=(len(lines), EMBEDDING_DIM)))
+            for i, (motion_id, lines) in enumerate(captions.items())]
+    write_manifest(rows, _info(root), str(root / "manifest.parquet"))
+    return root / "manifest.parquet", _info(root)
+
+
 def write_prepared(root: Path) -> tuple[Path, ManifestInfo]:
     """Writes the dataset folder, the videos and `manifest.parquet` under root; returns (manifest, info)."""
     write_dataset(root / "data", HUMANML3D, {m: [c + "#x#0#0" for c in v[0]] for m, v in MOTIONS.items()},
@@ -75,8 +112,5 @@ def write_prepared(root: Path) -> tuple[Path, ManifestInfo]:
             "video_rendered": kind == "rendered", "captions": captions, "caption_start": starts, "caption_end": ends,
             "caption_embeddings": (embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)).tolist(),
         })
-    info = ManifestInfo(dataset="synthetic", skeleton="humanml3d", feature_dim=HUMANML3D.feature_dim, fps=FPS,
-                        mean_path=str(root / "data" / "Mean.npy"), std_path=str(root / "data" / "Std.npy"),
-                        sentence_model="test", embedding_dim=EMBEDDING_DIM)
-    write_manifest(rows, info, str(root / "manifest.parquet"))
-    return root / "manifest.parquet", info
+    write_manifest(rows, _info(root), str(root / "manifest.parquet"))
+    return root / "manifest.parquet", _info(root)

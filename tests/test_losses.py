@@ -52,15 +52,25 @@ def test_alignment_2x2_matches_hand_computed_kl():
 
 
 def _caption_triangle():
-    """A≈B (cos .9), A≈C (cos .9), B and C apart (cos 2·.81−1 = .62): an asymmetric filtered target at ε=.8."""
+    """A≈B (cos .9), A≈C (cos .9), B and C apart (cos 2·.81−1 = .62): an asymmetric filtered target at ε=.9
+    (caption scores (cos + 1) / 2: .95 for A-B and A-C, .81 for B-C)."""
     h = math.sqrt(1 - 0.9**2)
     return torch.tensor([[1.0, 0.0], [0.9, h], [0.9, -h]], dtype=torch.float64)
 
 
 def test_negative_filtering_matches_hand_computed_rows():
-    got = negative_filtering_targets(_caption_triangle(), epsilon=0.8)
+    got = negative_filtering_targets(_caption_triangle(), epsilon=0.9)
     expected = np.array([[1, 0.9, 0.9], [0.9, 1, 0], [0.9, 0, 1]]) / np.array([[2.8], [1.9], [1.9]])
     np.testing.assert_allclose(got.numpy(), expected, atol=1e-6)
+
+
+def test_epsilon_is_on_tmrs_caption_score_scale():
+    cos_bc = 2 * 0.81 - 1  # B-C: cos .62, score (cos + 1) / 2 = 0.81
+    kept = negative_filtering_targets(_caption_triangle(), epsilon=0.8)  # the paper's 0.8: cos >= 0.6
+    expected = np.array([[1, 0.9, 0.9], [0.9, 1, cos_bc], [0.9, cos_bc, 1]])
+    np.testing.assert_allclose(kept.numpy(), expected / expected.sum(axis=1, keepdims=True), atol=1e-6)
+    dropped = negative_filtering_targets(_caption_triangle(), epsilon=0.82)
+    assert dropped[1, 2] == 0 and dropped[1, 0] > 0
 
 
 def test_alignment_3x3_asymmetric_target_matches_hand_computed_kl():
@@ -111,7 +121,7 @@ def test_epsilon_above_every_similarity_is_symmetric_infonce():
 def test_duplicate_captions_share_mass_rows_sum_to_one_diagonal_kept():
     sentences = _unit(5, 6, 4)
     sentences[3] = sentences[1]  # the same caption twice
-    target = negative_filtering_targets(sentences, epsilon=0.8)
+    target = negative_filtering_targets(sentences, epsilon=0.95)
     torch.testing.assert_close(target.sum(dim=1), torch.ones(5, dtype=target.dtype))
     for i, j in ((1, 1), (1, 3), (3, 1), (3, 3)):
         assert target[i, j].item() == pytest.approx(0.5)

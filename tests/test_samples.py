@@ -1,17 +1,18 @@
 """SampleBuilder and the clip augmentation, without Ray: shapes, normalisation, windows, randomness, bad rows."""
 
 import dataclasses
+import functools
 import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from lavimo.data.augment import AugmentRanges, ClipParams, augment_clip, draw_params
+from lavimo.data.augment import AugmentRanges, augment_clip, draw_params
 from lavimo.data.manifest import read_manifest
-from lavimo.data.samples import SampleBuilder, StreamSettings, manifest_batch, sample_index
+from lavimo.data.samples import SampleBuilder, StreamSettings, manifest_batch, sample_index, stream_table, unmirrored_count
 from lavimo.data.video import decode_frames, uniform_frame_indices
-from tests.samples_data import EMBEDDING_DIM, SIZE, read_frame_indices, write_prepared
+from tests.samples_data import EMBEDDING_DIM, SIZE, read_frame_indices, write_mirrored_prepared, write_prepared
 
 D = 263
 SETTINGS = StreamSettings(max_motion_frames=40, num_video_frames=4, frame_size=SIZE, max_tokens=16)
@@ -19,9 +20,10 @@ SETTINGS = StreamSettings(max_motion_frames=40, num_video_frames=4, frame_size=S
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
-    """(manifest table, info) of three motions: m0 rendered video, m1 index video, m2 index video at 30 fps."""
+    """(stream table, info) of three motions: m0 rendered video, m1 index video, m2 index video at 30 fps."""
     manifest, _ = write_prepared(tmp_path_factory.mktemp("prepared"))
-    return read_manifest(str(manifest))
+    table, info = read_manifest(str(manifest))
+    return stream_table(table), info
 
 
 @pytest.fixture(scope="module")
@@ -126,16 +128,43 @@ def test_one_draw_is_applied_to_every_frame_of_a_clip(prepared):
     table, _ = prepared
     frame = decode_frames(_row(table, "m0")["video_path"], [30])  # (1, 64, 64, 3) a rendered avatar
     clip = np.repeat(frame, 5, axis=0)  # (5, 64, 64, 3) identical frames
-    flips = set()
+    boxes = set()
     for seed in range(12):
         params = draw_params(np.random.default_rng(seed), SIZE, SIZE, AugmentRanges())
         out = augment_clip(clip, params, 48)
         assert out.shape == (5, 48, 48, 3)
-        assert all(np.array_equal(out[0], f) for f in out[1:])  # same crop, jitter, grey, blur and flip
-        flips.add(params.flip)
-    assert flips == {True, False}
-    only_flip = ClipParams(box=(0, 0, SIZE, SIZE), jitter=None, grayscale=False, blur_sigma=None, flip=True)
-    np.testing.assert_array_equal(augment_clip(clip, only_flip, SIZE), clip[:, :, ::-1])
+        assert all(np.array_equal(out[0], f) for f in out[1:])  # same crop, jitter, grey and blur
+        boxes.add(params.box)
+    assert len(boxes) > 1
+
+
+@pytest.fixture(scope="module")
+def mirrored(tmp_path_factory):
+    """(stream table, info) of 000001, its mirror M000001 and 000002, whose mirror is not in the split."""
+    manifest, _ = write_mirrored_prepared(tmp_path_factory.mktemp("mirrored"))
+    table, info = read_manifest(str(manifest))
+    return stream_table(table), info
+
+
+def test_a_flipped_sample_is_the_mirrored_motion_and_caption_with_the_video_flipped(mirrored):
+    table, info = mirrored
+    assert _row(table, "000001")["mirror_id"] == "M000001" and _row(table, "M000001")["mirror_id"] == "000001"
+    assert _row(table, "000002")["mirror_id"] == "" and unmirrored_count(table) == 1
+    settings = dataclasses.replace(SETTINGS, max_motion_frames=60, augment=False, flip_probability=1.0)
+    build = functools.partial(SampleBuilder, stats=(info.mean_path, info.std_path), tokenizer="", settings=settings,
+                              with_video=True, embedding_dim=info.embedding_dim)
+    plain, flipped = build(training=False)(manifest_batch(table)), build(training=True)(manifest_batch(table))
+    ids = table["id"].to_pylist()
+    x, mirror, lonely = ids.index("000001"), ids.index("M000001"), ids.index("000002")
+    np.testing.assert_allclose(flipped["motion"][x], plain["motion"][mirror], atol=1e-6)  # the mirror's motion
+    assert flipped["index"][x] == sample_index("M000001") and flipped["index"][mirror] == sample_index("000001")
+    mirror_embeddings = np.asarray(_row(table, "M000001")["caption_embeddings"])  # one of the mirror's captions
+    assert np.isclose(mirror_embeddings, flipped["sentence_embedding"][x], atol=1e-6).all(axis=1).any()
+    np.testing.assert_array_equal(flipped["frames"][x], plain["frames"][x][:, :, ::-1])  # its own video, flipped
+    for name in ("motion", "frames", "sentence_embedding", "index"):  # never flipped: its mirror is not there
+        np.testing.assert_array_equal(flipped[name][lonely], plain[name][lonely])
+    unflipped = build(training=True, settings=dataclasses.replace(settings, flip_probability=0.0))
+    np.testing.assert_array_equal(unflipped(manifest_batch(table))["frames"][x], plain["frames"][x])
 
 
 def test_unreadable_rows_are_flagged_with_a_warning_naming_the_file(prepared, builders, tmp_path, caplog):

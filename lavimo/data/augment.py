@@ -13,8 +13,9 @@ Box = tuple[int, int, int, int]  # x, y, width, height in input pixels
 
 @dataclass(frozen=True)
 class AugmentRanges:
-    """What the paper lists (random resized crop, colour jitter, random grayscale, Gaussian blur, horizontal flip),
-    with SimCLR/CLIP-style strengths; the crop keeps at least half the frame so the person stays in view."""
+    """What the paper lists (random resized crop, colour jitter, random grayscale, Gaussian blur), with SimCLR/CLIP-style
+    strengths; the crop keeps at least half the frame so the person stays in view. The paper's horizontal flip is
+    not here: it mirrors the motion and the caption too (see lavimo.data.samples)."""
 
     crop_scale: tuple[float, float] = (0.5, 1.0)  # crop area / frame area
     crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)  # crop width / height, stretched to a square
@@ -26,7 +27,6 @@ class AugmentRanges:
     grayscale_probability: float = 0.2
     blur_probability: float = 0.5
     blur_sigma: tuple[float, float] = (0.1, 2.0)  # output pixels
-    flip_probability: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,6 @@ class ClipParams:
     jitter: tuple[float, float, float, float] | None  # brightness, contrast, saturation factors, hue shift (turns)
     grayscale: bool
     blur_sigma: float | None
-    flip: bool
 
 
 def centre_box(height: int, width: int) -> Box:
@@ -71,7 +70,6 @@ def draw_params(rng: np.random.Generator, height: int, width: int, ranges: Augme
         jitter=jitter,
         grayscale=bool(rng.random() < ranges.grayscale_probability),
         blur_sigma=float(rng.uniform(*ranges.blur_sigma)) if rng.random() < ranges.blur_probability else None,
-        flip=bool(rng.random() < ranges.flip_probability),
     )
 
 
@@ -86,7 +84,7 @@ def resize_frames(frames: np.ndarray, box: Box, size: int) -> np.ndarray:
 
 
 def augment_clip(frames: np.ndarray, params: ClipParams, size: int) -> np.ndarray:
-    """frames (F, H, W, 3) uint8 -> (F, size, size, 3) uint8: crop, jitter, grayscale, blur, flip, all per clip."""
+    """frames (F, H, W, 3) uint8 -> (F, size, size, 3) uint8: crop, jitter, grayscale, blur, all per clip."""
     clip = resize_frames(frames, params.box, size)
     tall = clip.reshape(-1, size, 3)  # (F * size, size, 3): one tall image for the per-pixel cv2 operations
     if params.jitter is not None:
@@ -97,9 +95,6 @@ def augment_clip(frames: np.ndarray, params: ClipParams, size: int) -> np.ndarra
     if params.blur_sigma is not None:
         for frame in clip:  # frame by frame: the kernel must not reach across frame borders
             cv2.GaussianBlur(frame, (0, 0), params.blur_sigma, dst=frame)
-    if params.flip:
-        for frame in clip:
-            cv2.flip(frame, 1, dst=frame)  # 1: around the vertical axis, left <-> right
     return clip
 
 

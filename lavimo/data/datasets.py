@@ -78,6 +78,11 @@ class MotionItem:
     captions: tuple[Caption, ...]
 
 
+def mirror_id(motion_id: str) -> str:
+    """HumanML3D's naming: the mirror of "000123" is "M000123" and the other way round."""
+    return motion_id[1:] if motion_id.startswith("M") else f"M{motion_id}"
+
+
 def read_split_ids(root: str, split: str) -> list[str]:
     """Ids listed in `{root}/{split}.txt`; a missing file is an error, blank lines are ignored."""
     path = storage.join(root, f"{split}.txt")

@@ -103,34 +103,41 @@ class _Progress:
             log.info("%s: %d/%d (%.1f/s)", self.what, self.done, self.total, rate)
 
 
+ROWS_PER_READ_BLOCK = 256  # at most this many row numbers per block of the shuffled index (one decode task each)
+
+
 def sample_stream(manifest_location: str, builder_kwargs: dict, *, training: bool, decode_tasks: int,
-                  cpus_per_task: float, batch_size: int = 16) -> ray.data.Dataset:
+                  cpus_per_task: float, batch_size: int = 16, seed: int = 0) -> ray.data.Dataset:
     """A streaming dataset of samples (SAMPLE_DTYPES columns) built from a split's manifest by decode tasks.
 
-    builder_kwargs are SampleBuilder's arguments except `training`. The manifest's input columns (ids, paths,
-    captions and their embeddings: no pixels, a few MB for HumanML3D) are read once here and put into the object
-    store cut into blocks of batch_size rows, so that decoding spreads over up to decode_tasks concurrent tasks
-    and an epoch neither re-reads nor re-partitions the file; in training the block order is shuffled every
-    epoch. The samples are never materialised: every iteration decodes anew. Tasks, not actors: Ray Data starts
-    an actor pool anew for every epoch (about 10 s here), while task processes stay warm with their SampleBuilder.
+    builder_kwargs are SampleBuilder's arguments except `training`. The manifest's input columns and each motion's
+    mirror (ids, paths, captions and their embeddings: no pixels, a few MB for HumanML3D) are read once here and put
+    into the object store; the stream itself is a dataset of row numbers that decode tasks turn into samples, so an
+    epoch neither re-reads nor re-partitions the file and the samples are never materialised. In training the row
+    numbers are shuffled anew every epoch (every row exactly once), seeded: the permutation of the k-th epoch of
+    this dataset is a function of (seed, k). Tasks, not actors: Ray Data starts an actor pool anew for every epoch
+    (about 10 s here), while task processes stay warm with their SampleBuilder.
     """
     # Imported here so that preparation's motion tasks, which share this module, do not load torch.
-    from lavimo.data.samples import INPUT_COLUMNS, build_samples
+    from lavimo.data.samples import build_samples, stream_table, unmirrored_count
 
     if "training" in builder_kwargs:
         raise ValueError("sample_stream: pass `training` as its own argument, not in builder_kwargs")
     fs, path = storage.resolve(manifest_location)
     try:
-        table = pq.read_table(path, filesystem=fs, columns=list(INPUT_COLUMNS))
+        table = stream_table(pq.read_table(path, filesystem=fs))
     except FileNotFoundError:
         raise FileNotFoundError(f"{manifest_location}: manifest not found; run jobs/prepare_data.py first") from None
-    blocks = [table.slice(start, batch_size) for start in range(0, table.num_rows, batch_size)] or [table]
-    dataset = ray.data.from_arrow(blocks)
+    if training and builder_kwargs["settings"].flip_probability > 0 and unmirrored_count(table):
+        log.warning("%s: %d of %d motions have no mirror (M-id) in the split and are never flipped",
+                    manifest_location, unmirrored_count(table), table.num_rows)
+    blocks = min(table.num_rows, max(4 * decode_tasks, -(-table.num_rows // ROWS_PER_READ_BLOCK)))
+    dataset = ray.data.range(table.num_rows, override_num_blocks=max(blocks, 1))  # column "id": row numbers
     if training:
-        dataset = dataset.randomize_block_order()
+        dataset = dataset.random_shuffle(seed=ray.data.RandomSeedConfig(seed=seed, reseed_after_execution=True))
     return dataset.map_batches(
         build_samples,
-        fn_kwargs={"builder_kwargs": builder_kwargs, "training": training},
+        fn_kwargs={"rows": ray.put(table), "builder_kwargs": builder_kwargs, "training": training},
         batch_size=batch_size,
         batch_format="numpy",
         compute=ray.data.TaskPoolStrategy(size=decode_tasks),
@@ -153,13 +160,12 @@ def batch_inference(dataset: ray.data.Dataset, model_class: type, model_kwargs: 
     return list(outputs.iter_batches(batch_size=None, batch_format="numpy"))
 
 
-def torch_batches(dataset_shard, batch_size: int, *, device, local_shuffle_buffer_size: int | None,
-                  training: bool):
-    """Iterates a sample dataset or a Train shard as dicts of tensors; training drops the last partial batch."""
+def torch_batches(dataset_shard, batch_size: int, *, device, training: bool):
+    """Iterates a sample dataset or a Train shard as dicts of tensors, in stream order (training shuffles the stream
+    itself, see sample_stream); training drops the last partial batch."""
     import torch
 
     from lavimo.data.samples import SAMPLE_DTYPES
 
     dtypes = {name: torch.from_numpy(np.zeros(0, dtype)).dtype for name, dtype in SAMPLE_DTYPES.items()}
-    return dataset_shard.iter_torch_batches(batch_size=batch_size, dtypes=dtypes, device=device, drop_last=training,
-                                            local_shuffle_buffer_size=local_shuffle_buffer_size)
+    return dataset_shard.iter_torch_batches(batch_size=batch_size, dtypes=dtypes, device=device, drop_last=training)

@@ -12,19 +12,22 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from lavimo.data import storage
 from lavimo.data.augment import AugmentRanges, augment_clip, centre_box, draw_params, resize_frames
-from lavimo.data.datasets import Caption
+from lavimo.data.datasets import Caption, mirror_id
 from lavimo.data.video import VideoError, decode_frames, uniform_frame_indices
 from lavimo.models.config import TextEncoderConfig
 from lavimo.models.text_encoder import load_tokenizer, tokenize
 
 log = logging.getLogger(__name__)
 
-# The manifest columns a sample is built from.
-INPUT_COLUMNS = ("id", "fps", "feature_path", "video_path", "video_num_frames", "video_fps",
-                 "captions", "caption_start", "caption_end", "caption_embeddings")
+# The manifest columns a sample is built from; a flipped sample takes the MIRRORED ones from the motion's mirror.
+MIRRORED_COLUMNS = ("feature_path", "captions", "caption_start", "caption_end", "caption_embeddings")
+MANIFEST_COLUMNS = ("id", "fps", "video_path", "video_num_frames", "video_fps", *MIRRORED_COLUMNS)
+# stream_table's columns: the manifest's, and the mirror's id ("" when the split has none) and MIRRORED columns.
+INPUT_COLUMNS = (*MANIFEST_COLUMNS, "mirror_id", *(f"mirror_{name}" for name in MIRRORED_COLUMNS))
 
 # Every output column and its dtype; shapes per row in the comments (all fixed, so batches need no custom collate).
 SAMPLE_DTYPES = {
@@ -47,9 +50,10 @@ class StreamSettings:
     num_video_frames: int = 8  # l_v, sampled uniformly in the motion's time window
     frame_size: int = 224  # square input of the video tower
     max_tokens: int = 64
-    augment: bool = True  # video augmentation, training only
-    # The paper flips the video horizontally. A flip swaps left and right in the video only: the motion and the
-    # caption ("waves the left hand") are not mirrored, so a flipped clip shows the other hand.
+    augment: bool = True  # video augmentation (crop, colour jitter, grayscale, blur), training only
+    # The paper flips videos horizontally. A flipped clip of X shows the mirror image of X, so a flipped training
+    # sample is the mirrored sample: X's video flipped, with the motion and a caption of X's mirror (the dataset's
+    # M-id, left and right swapped in its captions). A motion whose mirror is not in the split is never flipped.
     flip_probability: float = 0.5
     seed: int = 0
 
@@ -67,6 +71,7 @@ class SampleError(ValueError):
 
 @dataclass(frozen=True)
 class _Sample:
+    motion_id: str  # whose motion and caption these are: the row's, or its mirror's when flipped
     motion: np.ndarray  # (L, D) normalised, L <= max_motion_frames
     caption: str
     embedding: np.ndarray  # (E,)
@@ -76,6 +81,25 @@ class _Sample:
 def sample_index(motion_id: str) -> int:
     """A stable non-negative int64 for a motion id (the `index` column); map back with {sample_index(id): id}."""
     return int.from_bytes(hashlib.blake2b(motion_id.encode("utf-8"), digest_size=8).digest(), "big") >> 1
+
+
+def stream_table(manifest: pa.Table) -> pa.Table:
+    """A split's manifest -> the INPUT_COLUMNS a sample is built from: each row also carries its mirror's id
+    ("" when the mirror is not in this split) and the mirror's MIRRORED columns (null then)."""
+    table = manifest.select(list(MANIFEST_COLUMNS))
+    ids = table["id"].to_pylist()
+    mirror_rows = pc.index_in(pa.array([mirror_id(motion_id) for motion_id in ids]), value_set=table["id"])
+    mirrors = table.select(list(MIRRORED_COLUMNS)).take(mirror_rows)  # nulls where the split has no mirror
+    found = pc.is_valid(mirror_rows)
+    table = table.append_column("mirror_id", pc.if_else(found, pa.array([mirror_id(i) for i in ids]), ""))
+    for name in MIRRORED_COLUMNS:
+        table = table.append_column(f"mirror_{name}", mirrors[name])
+    return table
+
+
+def unmirrored_count(table: pa.Table) -> int:
+    """Rows of a stream_table whose mirror is not in the split: they are never flipped."""
+    return int(pc.sum(pc.equal(table["mirror_id"], "")).as_py() or 0)
 
 
 def manifest_batch(table: pa.Table) -> dict[str, np.ndarray]:
@@ -158,14 +182,15 @@ class SampleBuilder:
         self.tokenizer = _load_tokenizer(tokenizer, settings.max_tokens)
         self.settings, self.training, self.with_video = settings, training, with_video
         self.embedding_dim = embedding_dim
-        self.ranges = AugmentRanges(flip_probability=settings.flip_probability)
+        self.ranges = AugmentRanges()
         self._worker, self._counter = _worker_key(), 0
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        ids = [str(motion_id) for motion_id in batch["id"]]
-        samples = [self._sample_or_none({name: batch[name][i] for name in INPUT_COLUMNS}) for i in range(len(ids))]
-        columns = self._zeros(len(ids))
-        columns["index"][:] = [sample_index(motion_id) for motion_id in ids]
+        """A numpy batch of INPUT_COLUMNS rows (see stream_table) -> a batch of SAMPLE_DTYPES columns."""
+        count = len(batch["id"])
+        samples = [self._sample_or_none({name: batch[name][i] for name in INPUT_COLUMNS}) for i in range(count)]
+        columns = self._zeros(count)
+        columns["index"][:] = [sample_index(str(motion_id)) for motion_id in batch["id"]]
         self._fill(columns, samples)
         return columns
 
@@ -184,16 +209,23 @@ class SampleBuilder:
         return np.random.default_rng([self.settings.seed, self._worker, self._counter])
 
     def _sample(self, row: dict, rng: np.random.Generator | None) -> _Sample:
-        """One manifest row -> its sample; rng None is evaluation."""
-        embeddings = _as_matrix(row["caption_embeddings"])  # (N, E)
-        _check_row(row, embeddings, self.embedding_dim)
-        choice = 0 if rng is None else int(rng.integers(len(row["captions"])))
-        motion = self._motion(row["feature_path"])  # (T, D)
-        start, end = _caption_window(row, choice, len(motion))
+        """One manifest row -> its sample; rng None is evaluation. A flipped sample is the mirror's motion and
+        caption with this row's video flipped horizontally."""
+        flip = rng is not None and bool(row["mirror_id"]) and rng.random() < self.settings.flip_probability
+        source = {**row, **{name: row[f"mirror_{name}"] for name in MIRRORED_COLUMNS}} if flip else row
+        embeddings = _as_matrix(source["caption_embeddings"])  # (N, E)
+        _check_row(source, embeddings, self.embedding_dim)
+        choice = 0 if rng is None else int(rng.integers(len(source["captions"])))
+        motion = self._motion(source["feature_path"])  # (T, D)
+        start, end = _caption_window(source, choice, len(motion))
         length = min(end - start, self.settings.max_motion_frames)
         start += 0 if rng is None else int(rng.integers(end - start - length + 1))
         frames = self._frames(row, start, start + length, rng) if self.with_video else None
-        return _Sample(motion[start:start + length], str(row["captions"][choice]), embeddings[choice], frames)
+        if flip and frames is not None:
+            frames = np.ascontiguousarray(frames[:, :, ::-1])  # (l_v, S, S, 3): left <-> right
+        motion_id = str(row["mirror_id"] if flip else row["id"])
+        return _Sample(motion_id, motion[start:start + length], str(source["captions"][choice]), embeddings[choice],
+                       frames)
 
     def _motion(self, location: str) -> np.ndarray:
         """(T, D) features of one motion, normalised with the dataset's Mean/Std."""
@@ -236,6 +268,7 @@ class SampleBuilder:
         valid = [i for i, sample in enumerate(samples) if sample is not None]
         for i in valid:
             sample = samples[i]
+            columns["index"][i] = sample_index(sample.motion_id)
             columns["motion"][i, :len(sample.motion)] = sample.motion
             columns["motion_length"][i] = len(sample.motion)
             columns["sentence_embedding"][i] = sample.embedding
@@ -254,7 +287,17 @@ def _cached_builder(frozen_kwargs: tuple, training: bool) -> SampleBuilder:
     return SampleBuilder(**dict(frozen_kwargs), training=training)
 
 
-def build_samples(batch: dict[str, np.ndarray], builder_kwargs: dict, training: bool) -> dict[str, np.ndarray]:
-    """Ray Data task function: a SampleBuilder kept per worker process (statistics and tokenizer load once), so
-    decode tasks reuse warm processes across epochs instead of starting actors anew each epoch."""
-    return _cached_builder(tuple(sorted(builder_kwargs.items())), training)(batch)
+@functools.lru_cache(maxsize=4)
+def _cached_rows(rows) -> pa.Table:
+    """The stream_table behind an ObjectRef, fetched once per process."""
+    import ray
+
+    return ray.get(rows)
+
+
+def build_samples(batch: dict[str, np.ndarray], rows, builder_kwargs: dict, training: bool) -> dict[str, np.ndarray]:
+    """Ray Data task function: batch["id"] holds row numbers of the stream_table in the object store (`rows`, an
+    ObjectRef); those rows become samples. The table and a SampleBuilder are kept per worker process (statistics and
+    tokenizer load once), so decode tasks reuse warm processes across epochs instead of starting actors anew."""
+    table = _cached_rows(rows).take(pa.array(batch["id"], pa.int64()))
+    return _cached_builder(tuple(sorted(builder_kwargs.items())), training)(manifest_batch(table))

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from lavimo.data import storage
+from lavimo.data.datasets import mirror_id
 from lavimo.eval.metrics import METRICS, retrieval_metrics, unit_rows
 
 Results = dict[str, dict[str, float]]  # direction -> metric -> value
@@ -89,11 +90,6 @@ def rows_of(ids: Sequence[str], wanted: Sequence[str], source: str) -> np.ndarra
     if missing:
         raise ValueError(f"{source}: {len(missing)} ids are not in the split, e.g. {missing[:5]}")
     return np.array([row_of[key] for key in wanted], dtype=np.int64)
-
-
-def mirror_id(motion_id: str) -> str:
-    """HumanML3D's naming: the mirror of "000123" is "M000123" and the other way round."""
-    return motion_id[1:] if motion_id.startswith("M") else f"M{motion_id}"
 
 
 def mirror_groups(ids: Sequence[str]) -> int:

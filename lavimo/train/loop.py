@@ -125,8 +125,7 @@ def _train_epoch(state: TrainState, shard, loss_fn: LavimoLoss, config: LavimoCo
     batches = skipped = 0
     per_worker = config.train.batch_size // worker.world_size
     waited, ready = 0.0, time.monotonic()
-    for batch in torch_batches(shard, per_worker, device="cpu", local_shuffle_buffer_size=4 * per_worker,
-                               training=True):
+    for batch in torch_batches(shard, per_worker, device="cpu", training=True):
         waited += time.monotonic() - ready
         inputs, dropped = _usable_rows(batch, config, worker)
         skipped += dropped
@@ -193,7 +192,7 @@ def train_step(state: TrainState, inputs: ModelInputs, loss_fn: LavimoLoss, conf
 def validate(model: LavimoModel, val_shard, config: LavimoConfig, worker: Worker) -> dict[str, float]:
     """The All protocol on the whole validation split: R@1,2,3,5,10 and MedR per direction."""
     embedder = Embedder(model, worker.device)
-    batches = torch_batches(val_shard, 64, device="cpu", local_shuffle_buffer_size=None, training=False)
+    batches = torch_batches(val_shard, 64, device="cpu", training=False)
     parts = [embedder(batch) for batch in batches if _all_valid(batch)]
     if not parts:
         return {}

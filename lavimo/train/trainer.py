@@ -64,7 +64,7 @@ def train(config: LavimoConfig, name: str, parent: tracking.ParentRun | None = N
                                                resources_per_worker={"CPU": config.train.cpus_per_worker}),
         run_config=_run_config(config, name, storage_path, callbacks),
         datasets=_datasets(config),
-        dataset_config=ray.train.DataConfig(datasets_to_split=["train"]),
+        dataset_config=_data_config(),
     )
     result = trainer.fit()
     best = result.get_best_checkpoint(config.train.checkpoint_metric, "max") if result.best_checkpoints else None
@@ -84,6 +84,14 @@ def _run_config(config: LavimoConfig, name: str, storage_path: str,
             checkpoint_score_order="max",
         ),
     )
+
+
+def _data_config() -> ray.train.DataConfig:
+    """Train splits the training stream between the workers, every worker validates on the whole validation
+    split. The training stream keeps its (seeded, shuffled) order, so that the batches follow the permutation."""
+    ordered = ray.train.DataConfig.default_ingest_options()
+    ordered.preserve_order = True
+    return ray.train.DataConfig(datasets_to_split=["train"], execution_options={"train": ordered})
 
 
 def stream_settings(config: LavimoConfig) -> StreamSettings:
@@ -110,7 +118,7 @@ def _datasets(config: LavimoConfig) -> dict:
     return {
         split: pipeline.sample_stream(manifest_path(config.data.prepared, split), builder_arguments(config, split),
                                       training=training, decode_tasks=config.train.decode_tasks,
-                                      cpus_per_task=config.train.decode_cpus)
+                                      cpus_per_task=config.train.decode_cpus, seed=config.train.seed)
         for split, training in (("train", True), ("val", False))
     }
 
