@@ -1,4 +1,5 @@
-"""Evaluate a checkpoint in the four published protocols (All, All with threshold, Dissimilar subset, Small batches)."""
+"""Evaluate a checkpoint in the four published protocols (All, All with threshold, Dissimilar subset, Small batches)
+and in exact-caption pairs."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--prepared", help="prepared dataset (default: the checkpoint's)")
     parser.add_argument("--out", help="results folder (default: <run folder>/evaluation/<checkpoint>-<split>)")
     parser.add_argument("--dissimilar-ids", metavar="FILE",
-                        help="ids of the Dissimilar subset, one a line (e.g. TMR's nsim_test.txt); default: "
-                             "100 mutually dissimilar pairs chosen from the captions, written beside the results")
+                        help="ids of the Dissimilar subset, one a line (e.g. TMR's nsim_test.txt); default: the "
+                             "checkpoint's eval.dissimilar_ids, else 100 mutually dissimilar pairs chosen from the "
+                             "captions, written beside the results")
     parser.add_argument("--published", metavar="FILE", help="published numbers to show beside ours (JSON, see "
-                                                             "lavimo/eval/published.py)")
+                                                             "lavimo/eval/published.py); default: the LAVIMO "
+                                                             "paper's Tables 1-4 for humanml3d and kit")
     parser.add_argument("--workers", type=int, default=1, help="embedding actors (default: %(default)s)")
     parser.add_argument("--gpus-per-worker", type=float,
                         help="GPUs per embedding actor (default: 1 when the cluster has GPUs, else 0)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lavimo import pretrained
 from lavimo.cli import job_parser, setup_logging
 from lavimo.config import load_config
 from lavimo.data.prepare import ensure_synthetic_dataset, prepare_dataset
@@ -12,6 +13,7 @@ def main(argv: list[str] | None = None) -> None:
     args = job_parser(__doc__).parse_args(argv)
     setup_logging()
     config = load_config(args.config, args.set)
+    pretrained.check(config.pretrained_sources("prepare.sentence_model"))
     connect()
     ensure_synthetic_dataset(config.data)
     print(prepare_dataset(config).describe())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lavimo import pretrained
 from lavimo.cli import job_parser, setup_logging
 from lavimo.config import load_config
 from lavimo.ray_cluster import connect
@@ -16,6 +17,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     setup_logging()
     config = load_config(args.config, args.set)
+    pretrained.check(config.pretrained_sources())  # before anything starts: a late failure would cost the run
     connect(min_local_cpus=cpus_needed(config))
     print(run_training_job(config, resume=args.resume).describe())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lavimo import pretrained
 from lavimo.cli import job_parser, setup_logging
 from lavimo.ray_cluster import connect
 from lavimo.train.sweep import load_sweep, run_sweep
@@ -19,6 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     setup_logging()
     sweep = load_sweep(args.config, args.set)
+    pretrained.check(sweep.base.pretrained_sources())
     connect(min_local_cpus=sweep.cpus_needed())
     print(run_sweep(sweep, resume=args.resume).describe())
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from lavimo import pretrained
 from lavimo.models.config import ModelConfig, to_plain
 
 DATASETS = ("humanml3d", "kit", "synthetic")
@@ -138,6 +139,13 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class EvalConfig:
+    """How the test split is evaluated (by the training job at its end, and by jobs/evaluate.py)."""
+
+    dissimilar_ids: str = ""  # the Dissimilar subset's ids, one a line (TMR's nsim_test.txt); "" = chosen greedily
+
+
+@dataclass(frozen=True)
 class LavimoConfig:
     name: str = "cpu_demo"
     data: DataConfig = field(default_factory=DataConfig)
@@ -146,6 +154,19 @@ class LavimoConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def pretrained_sources(self, *keys: str) -> list[pretrained.Source]:
+        """The pretrained parts this config names (those of `keys` when given), for the driver's check at start:
+        model.text.pretrained, prepare.sentence_model and (3-modal, named tower) model.video.pretrained."""
+        text = self.model.text.pretrained
+        sources = [pretrained.Source("model.text.pretrained", text, pretrained.TRANSFORMERS_MODEL),
+                   pretrained.Source("prepare.sentence_model", self.prepare.sentence_model,
+                                     pretrained.TRANSFORMERS_MODEL)]
+        if self.model.has_video and self.model.video.open_clip_model:
+            sources.append(pretrained.Source("model.video.pretrained", self.model.video.pretrained,
+                                             pretrained.OPEN_CLIP_WEIGHTS, self.model.video.open_clip_model))
+        return [source for source in sources if not keys or source.key in keys]
 
     def validate(self) -> None:
         self.data.validate()

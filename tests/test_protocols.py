@@ -7,12 +7,13 @@ import os
 import numpy as np
 import pytest
 
-from lavimo.eval.metrics import METRICS
+from lavimo.data.datasets import mirror_id
+from lavimo.eval.metrics import METRICS, retrieval_metrics, same_caption
 from lavimo.eval.protocols import (
     all_protocol,
     choose_dissimilar,
+    exact_caption_protocol,
     markdown_tables,
-    mirror_id,
     protocol_label,
     read_id_list,
     run_protocols,
@@ -212,6 +213,29 @@ def test_run_protocols_with_a_given_dissimilar_list():
     # the best correct score's position is averaged over every item with that score: (0 + 1 + 2) / 3 = 1 again
     assert run.results["threshold_0.8"]["t2m"]["R@1"] == pytest.approx(40.0)
     assert run.dissimilar_ids == ["c", "d", "e"]
+
+
+def test_exact_caption_pairs_count_every_item_with_the_same_caption_text():
+    captions = ["a man walks", "a man walks", "jump", "a man walks."]  # the last differs by its full stop
+    similarity = np.array([[0.1, 0.9, 0.5, 0.8],  # query 0: item 1 has its caption -> rank 0 instead of 3
+                           [0.9, 0.2, 0.5, 0.1],  # query 1: item 0 -> rank 0 instead of 2
+                           [0.7, 0.6, 0.5, 0.1],  # query 2: only itself -> rank 2
+                           [0.9, 0.8, 0.1, 0.3]])  # query 3: "a man walks." is another caption -> rank 2
+    exact = retrieval_metrics(similarity, correct=same_caption(captions))
+    assert (exact["R@1"], exact["R@2"], exact["R@3"], exact["MedR"]) == (50.0, 50.0, 100.0, 2.0)
+    plain = retrieval_metrics(similarity)
+    assert (plain["R@1"], plain["R@3"], plain["MedR"]) == (0.0, 75.0, 3.0)
+    np.testing.assert_array_equal(same_caption(["x", "y", "x"]), [[1, 0, 1], [0, 1, 0], [1, 0, 1]])
+    # in run_protocols, after the four, in every direction
+    embeddings = {"motion": FIVE, "text": FIVE, "sentence": FIVE}
+    run = run_protocols(embeddings, FIVE_IDS, dissimilar_ids=["c", "d", "e"], batch_size=2,
+                        captions=["walk", "walk", "run", "d", "e"])
+    assert list(run.results)[-1] == "exact_caption" and set(run.results["exact_caption"]) == {"t2m", "m2t"}
+    # a, b, c tie at the top; for a and b, a correct item (a or b) tops it, its tied position averaged: (0+1+2)/3
+    assert run.results["exact_caption"]["t2m"]["R@1"] == pytest.approx(40.0)
+    assert "Exact-caption" in protocol_label("exact_caption")
+    with pytest.raises(ValueError, match="2 captions for 5 pairs"):
+        exact_caption_protocol(embeddings, ["walk", "run"])
 
 
 def test_run_protocols_chooses_the_dissimilar_subset_when_not_given():

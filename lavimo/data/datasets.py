@@ -49,6 +49,15 @@ class ClipRules:
         return num_frames >= self.min_frames and (self.max_frames is None or num_frames < self.max_frames)
 
 
+KEEP_EVERY_LENGTH = ClipRules(min_frames=1, max_frames=None)  # the test split: no motion dropped for its length
+
+
+def is_test_split(split: str) -> bool:
+    """As in TMR's loader: a split whose name contains "test" is evaluated whole (no length rules), "otherwise it is
+    not fair"; train and val keep the original loaders' rules."""
+    return "test" in split
+
+
 @dataclass(frozen=True)
 class Caption:
     text: str

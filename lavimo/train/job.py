@@ -11,7 +11,7 @@ from lavimo.config import LavimoConfig
 from lavimo.data import storage
 from lavimo.data.manifest import manifest_path
 from lavimo.data.prepare import ensure_synthetic_dataset, prepare_dataset
-from lavimo.eval.evaluate import Evaluation, evaluate_checkpoint
+from lavimo.eval.evaluate import Evaluation, check_dissimilar_list, evaluate_checkpoint
 from lavimo.eval.evaluation_job import record_evaluation
 from lavimo.eval.protocols import markdown_table
 from lavimo.train.trainer import TrainingRun, run_name, train
@@ -46,6 +46,9 @@ def ensure_prepared(config: LavimoConfig) -> None:
 
 
 def run_training_job(config: LavimoConfig, resume: str | None = None) -> JobSummary:
+    """Prepares (once), trains, evaluates the best checkpoint on the test split, and records it all in MLflow."""
+    if config.eval.dissimilar_ids:
+        check_dissimilar_list(config.eval.dissimilar_ids, config.data.root)  # now, not after training
     ensure_prepared(config)
     run = train(config, resume or run_name(config))
     if run.best_checkpoint is None:
