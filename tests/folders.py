@@ -32,14 +32,16 @@ def write_dataset(
     skeleton: Skeleton,
     captions: dict[str, list[str]],
     splits: dict[str, list[str]],
-    num_frames: int = 60,
+    num_frames: int | dict[str, int] = 60,
 ) -> Path:
-    """Writes motions (features, joints, texts), split lists and statistics; captions are raw text lines."""
+    """Writes motions (features, joints, texts), split lists and statistics; captions are raw text lines;
+    num_frames is every motion's length, or each one's by id."""
     for folder in ("new_joint_vecs", "new_joints", "texts"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     features = []
     for index, (motion_id, lines) in enumerate(sorted(captions.items())):
-        joints = standing_walk(skeleton, num_frames + 1, seed=index)
+        frames = num_frames[motion_id] if isinstance(num_frames, dict) else num_frames
+        joints = standing_walk(skeleton, frames + 1, seed=index)
         vectors = joints_to_features(joints, skeleton)  # (T, D)
         np.save(root / "new_joints" / f"{motion_id}.npy", joints)
         np.save(root / "new_joint_vecs" / f"{motion_id}.npy", vectors)

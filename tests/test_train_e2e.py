@@ -100,7 +100,8 @@ def _check_mlflow_run(uri, run_id):
         assert client.get_metric_history(run_id, name), name
     epochs = client.get_metric_history(run_id, "val/t2m/R10")
     assert [m.step for m in epochs] == [1, 2]
-    for protocol in ("all", "threshold_0.95", "threshold_0.8", "dissimilar"):
+    assert run.data.tags["data.train_motions_without_mirror"] == "0"  # every synthetic motion has its M-id
+    for protocol in ("all", "threshold_0.95", "threshold_0.8", "dissimilar", "exact_caption"):
         assert client.get_metric_history(run_id, f"test/{protocol}/v2m/R1"), protocol
     artifacts = {a.path for a in client.list_artifacts(run_id)}
     assert {"config.json", "test_results.md", "test_results.json", "best_checkpoint.json"} <= artifacts
@@ -115,7 +116,7 @@ def _check_evaluate_job(checkpoint, env, uri, run_id):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     folder = Path(checkpoint).parent / "evaluation" / f"{Path(checkpoint).name}-test"
     results = json.loads((folder / "results.json").read_text())
-    assert list(results["protocols"]) == ["all", "threshold_0.95", "threshold_0.8", "dissimilar"]
+    assert list(results["protocols"]) == ["all", "threshold_0.95", "threshold_0.8", "dissimilar", "exact_caption"]
     assert any("Small batches" in note and "skipped" in note for note in results["notes"])  # < 32 test pairs
     chosen = (folder / "dissimilar_ids.txt").read_text().split()
     assert 1 <= len(chosen) == len(set(chosen)) and not any(f"M{i}" in chosen for i in chosen)

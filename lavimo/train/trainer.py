@@ -15,7 +15,7 @@ from lavimo import tracking
 from lavimo.config import LavimoConfig
 from lavimo.data import pipeline, storage
 from lavimo.data.manifest import manifest_path, read_manifest
-from lavimo.data.samples import StreamSettings
+from lavimo.data.samples import StreamSettings, stream_table, unmirrored_count
 from lavimo.models.video_encoder import video_input_size
 from lavimo.train.loop import train_loop_per_worker
 
@@ -52,7 +52,10 @@ def train(config: LavimoConfig, name: str, parent: tracking.ParentRun | None = N
     storage_path = storage.absolute(config.train.storage_path)
     folder = storage.join(storage_path, name)
     uri, run_id = _mlflow_run(config, folder, name, parent)
-    train_rows = read_manifest(manifest_path(config.data.prepared, "train"))[0].num_rows
+    train_table = read_manifest(manifest_path(config.data.prepared, "train"))[0]
+    train_rows = train_table.num_rows
+    unpaired = unmirrored_count(stream_table(train_table))  # never flipped; counted with the run (sample_stream warns)
+    tracking.RunLogger(uri, run_id).tags({"data.train_motions_without_mirror": str(unpaired)})
     steps_per_epoch = train_rows // config.train.batch_size
     if steps_per_epoch == 0:
         raise ValueError(f"train.batch_size {config.train.batch_size} is larger than the {train_rows} training motions")
