@@ -85,7 +85,7 @@ class StreamConfig:
 
     max_motion_frames: int = 196  # longer caption windows are cropped (randomly in training)
     augment: bool = True  # random resized crop, colour jitter, grayscale, blur (training only)
-    flip_probability: float = 0.5  # a flipped training sample is the mirrored one: video flipped, mirror's motion+caption
+    flip_probability: float = 0.5  # flipped training sample: its video flipped, its mirror's motion and caption
 
     def validate(self) -> None:
         if self.max_motion_frames < 2:
@@ -159,8 +159,8 @@ class LavimoConfig:
     def pretrained_sources(self, *keys: str) -> list[pretrained.Source]:
         """The pretrained parts this config names (those of `keys` when given), for the driver's check at start:
         model.text.pretrained, prepare.sentence_model and (3-modal, named tower) model.video.pretrained."""
-        text = self.model.text.pretrained
-        sources = [pretrained.Source("model.text.pretrained", text, pretrained.TRANSFORMERS_MODEL),
+        sources = [pretrained.Source("model.text.pretrained", self.model.text.pretrained,
+                                     pretrained.TRANSFORMERS_MODEL),
                    pretrained.Source("prepare.sentence_model", self.prepare.sentence_model,
                                      pretrained.TRANSFORMERS_MODEL)]
         if self.model.has_video and self.model.video.open_clip_model:

@@ -47,7 +47,7 @@ def ray_head():
     import ray
 
     temp_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must stay < 108 bytes
-    gcs, dashboard, agent, client = (_free_port() for _ in range(4))
+    gcs, dashboard, agent, client = (free_port() for _ in range(4))
     command = [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", f"--port={gcs}",
                "--num-cpus=2", "--include-dashboard=true", "--dashboard-host=127.0.0.1",
                f"--dashboard-port={dashboard}", f"--dashboard-agent-listen-port={agent}",
@@ -106,7 +106,8 @@ def _stop(server: subprocess.Popen) -> None:
         pass
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A localhost port that nothing listens on now (a server can take it; a client there is refused at once)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -115,7 +116,7 @@ def _free_port() -> int:
 @pytest.fixture
 def mlflow_server(tmp_path):
     """A real MLflow tracking server on localhost (SQLite store, artifacts in tmp_path); yields its URI."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
                "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
                "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"]

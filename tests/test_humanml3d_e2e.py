@@ -43,7 +43,7 @@ def prepared(tmp_path_factory, ray_cluster):
     captions["M000012"] = [WINDOWED.replace("left", "right"), WHOLE]
     write_dataset(root / "HumanML3D", HUMANML3D, captions, SPLITS, num_frames=LENGTHS)
     (root / "nsim_test.txt").write_text("000010\n000011\n000013\n")
-    sets = [f"data.dataset=humanml3d", f"data.root={root / 'HumanML3D'}", f"data.prepared={root / 'prepared'}",
+    sets = ["data.dataset=humanml3d", f"data.root={root / 'HumanML3D'}", f"data.prepared={root / 'prepared'}",
             "render.resolution=32", "prepare.render_cpus=0.5", f"eval.dissimilar_ids={root / 'nsim_test.txt'}",
             f"train.storage_path={root / 'runs'}"]
     config = load_config(REPO / "ray_configs" / "smoke.yaml", sets)
@@ -80,7 +80,7 @@ def test_a_humanml3d_evaluation_shows_the_papers_rows_the_whole_gallery_and_its_
     for row in ("| TMR |", "| LAVIMO (3-modal) |", "| LAVIMO (2-modal) |", "| TEMOS |", "| LAVIMO-on-Ray (ours) |"):
         assert row in markdown, row
     assert "Video-motion retrieval" in markdown and "(e) Exact-caption pairs" in markdown
-    assert "Gallery: 7 test pairs, the whole split" in markdown
+    assert "Gallery: 7 pairs, the whole split" in markdown
     assert "2 motions have a window longer than 196 frames" in markdown  # 000011 and M000011, 230 frames
     assert f"the ids of {config.eval.dissimilar_ids}" in markdown
     assert "lavimo_paper_tables.json" in markdown

@@ -231,8 +231,9 @@ def test_fusion_is_queried_by_the_motion_embedding_and_sums_one_vector_per_motio
         terms = [model.fusion(sources["motion"].embedding, {name: source}) for name, source in sources.items()]
     assert fused.shape == (2, C) and len(model.fusion.attention) == len(modalities)
     torch.testing.assert_close(fused, sum(terms))  # Eq. 7: the sum of one attention term per modality
-    padded = dataclasses.replace(sources["text"], tokens=torch.cat([sources["text"].tokens, 50 * torch.randn(2, 3, C)], 1),
-                                 mask=torch.cat([sources["text"].mask, torch.zeros(2, 3, dtype=torch.bool)], 1))
+    text = sources["text"]
+    padded = dataclasses.replace(text, tokens=torch.cat([text.tokens, 50 * torch.randn(2, 3, C)], 1),
+                                 mask=torch.cat([text.mask, torch.zeros(2, 3, dtype=torch.bool)], 1))
     with torch.no_grad():
         torch.testing.assert_close(model.fusion(sources["motion"].embedding, {"text": padded}), terms[1])
 

@@ -4,7 +4,6 @@ read as their kind of model, hub ids must be cached or resolve; otherwise a clea
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,19 +14,13 @@ import pytest
 from lavimo import pretrained
 from lavimo.config import load_config
 from lavimo.pretrained import OPEN_CLIP_WEIGHTS, TRANSFORMERS_MODEL, PretrainedError, Source
+from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _text(value: str) -> list[Source]:
     return [Source("model.text.pretrained", value, TRANSFORMERS_MODEL)]
-
-
-def _closed_port() -> int:
-    """A localhost port nothing listens on: a hub there is unreachable at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -38,7 +31,7 @@ def unreachable_hub(monkeypatch):
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{free_port()}")
 
 
 def test_the_bundled_model_and_its_folder_pass():
@@ -117,7 +110,7 @@ def test_the_paper_config_without_hub_access_stops_before_anything_starts(tmp_pa
     """As a new user runs it: `humanml3d` on a machine that cannot reach the hub (and has no CLIP weights) stops at
     once with the key, the value and what to do, before Ray, preparation or any training worker starts."""
     env = dict(os.environ, HF_HUB_OFFLINE="0", TRANSFORMERS_OFFLINE="0", HF_HOME=str(tmp_path / "hf"),
-               HF_ENDPOINT=f"http://127.0.0.1:{_closed_port()}", RAY_ADDRESS="")
+               HF_ENDPOINT=f"http://127.0.0.1:{free_port()}", RAY_ADDRESS="")
     overrides = [arg for item in sets for arg in ("--set", item)]
     done = subprocess.run([sys.executable, "jobs/train.py", "--config", "ray_configs/humanml3d.yaml", *overrides],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)

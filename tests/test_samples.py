@@ -10,7 +10,8 @@ import pytest
 
 from lavimo.data.augment import AugmentRanges, augment_clip, draw_params
 from lavimo.data.manifest import read_manifest
-from lavimo.data.samples import SampleBuilder, StreamSettings, manifest_batch, sample_index, stream_table, unmirrored_count
+from lavimo.data.samples import (SampleBuilder, StreamSettings, manifest_batch, sample_index, stream_table,
+                                 unmirrored_count)
 from lavimo.data.video import decode_frames, uniform_frame_indices
 from tests.samples_data import EMBEDDING_DIM, SIZE, read_frame_indices, write_mirrored_prepared, write_prepared
 

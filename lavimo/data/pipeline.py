@@ -128,9 +128,10 @@ def sample_stream(manifest_location: str, builder_kwargs: dict, *, training: boo
         table = stream_table(pq.read_table(path, filesystem=fs))
     except FileNotFoundError:
         raise FileNotFoundError(f"{manifest_location}: manifest not found; run jobs/prepare_data.py first") from None
-    if training and builder_kwargs["settings"].flip_probability > 0 and unmirrored_count(table):
+    unmirrored = unmirrored_count(table)
+    if training and builder_kwargs["settings"].flip_probability > 0 and unmirrored:
         log.warning("%s: %d of %d motions have no mirror (M-id) in the split and are never flipped",
-                    manifest_location, unmirrored_count(table), table.num_rows)
+                    manifest_location, unmirrored, table.num_rows)
     blocks = min(table.num_rows, max(4 * decode_tasks, -(-table.num_rows // ROWS_PER_READ_BLOCK)))
     dataset = ray.data.range(table.num_rows, override_num_blocks=max(blocks, 1))  # column "id": row numbers
     if training:

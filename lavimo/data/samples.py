@@ -87,11 +87,10 @@ def stream_table(manifest: pa.Table) -> pa.Table:
     """A split's manifest -> the INPUT_COLUMNS a sample is built from: each row also carries its mirror's id
     ("" when the mirror is not in this split) and the mirror's MIRRORED columns (null then)."""
     table = manifest.select(list(MANIFEST_COLUMNS))
-    ids = table["id"].to_pylist()
-    mirror_rows = pc.index_in(pa.array([mirror_id(motion_id) for motion_id in ids]), value_set=table["id"])
-    mirrors = table.select(list(MIRRORED_COLUMNS)).take(mirror_rows)  # nulls where the split has no mirror
-    found = pc.is_valid(mirror_rows)
-    table = table.append_column("mirror_id", pc.if_else(found, pa.array([mirror_id(i) for i in ids]), ""))
+    mirror_ids = pa.array([mirror_id(motion_id) for motion_id in table["id"].to_pylist()])
+    mirror_rows = pc.index_in(mirror_ids, value_set=table["id"])  # null where the split has no mirror
+    mirrors = table.select(list(MIRRORED_COLUMNS)).take(mirror_rows)
+    table = table.append_column("mirror_id", pc.if_else(pc.is_valid(mirror_rows), mirror_ids, ""))
     for name in MIRRORED_COLUMNS:
         table = table.append_column(f"mirror_{name}", mirrors[name])
     return table

@@ -145,14 +145,14 @@ def evaluate_checkpoint(checkpoint_folder: str, prepared: str, split: str, folde
 
 def _notes(embedded: SplitEmbeddings, dissimilar_ids_file: str | None, published_file: str | None) -> list[str]:
     """What a reader of the tables must know: the gallery, crops, where the dissimilar pairs and other rows are from."""
-    notes = [f"Gallery: {len(embedded.ids)} test pairs, the whole split (one per motion: its first caption with its "
+    notes = [f"Gallery: {len(embedded.ids)} pairs, the whole split (one per motion: its first caption with its "
              "time window, and its video)"]
     if embedded.cropped:
         notes.append(f"{embedded.cropped} motions have a window longer than {embedded.max_frames} frames "
                      f"(stream.max_motion_frames): each was embedded from its first {embedded.max_frames} frames")
     label = protocol_label("dissimilar")
-    notes.append(f"{label}: the ids of {dissimilar_ids_file}" if dissimilar_ids_file else
-                 f"{label}: pairs chosen greedily from the captions (no eval.dissimilar_ids), listed in {DISSIMILAR_FILE}")
+    chosen = f"pairs chosen greedily from the captions (no eval.dissimilar_ids), listed in {DISSIMILAR_FILE}"
+    notes.append(f"{label}: the ids of {dissimilar_ids_file}" if dissimilar_ids_file else f"{label}: {chosen}")
     if published_file:
         notes.append(f"Rows of other methods: {published_file}")
     return notes
