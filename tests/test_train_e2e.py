@@ -110,7 +110,7 @@ def _check_mlflow_run(uri, run_id):
 
 
 def _check_evaluate_job(checkpoint, env, uri, run_id):
-    """jobs/evaluate.py on the best checkpoint: the four protocols as files and in the training's MLflow run."""
+    """jobs/evaluate.py on the best checkpoint: the five protocols as files and in the training's MLflow run."""
     done = subprocess.run([sys.executable, str(REPO / "jobs" / "evaluate.py"), "--checkpoint", checkpoint],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -104,7 +104,7 @@ def check_dissimilar_list(path: str, dataset_root: str, split: str = "test") -> 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """The four protocols on one split of a checkpoint, and the files they were written to."""
+    """The four protocols and exact-caption pairs on one split of a checkpoint, and the files they were written to."""
 
     checkpoint: str
     split: str

@@ -1,4 +1,5 @@
-"""The evaluation job: a checkpoint's split in the four protocols -> Markdown and JSON files, and its MLflow run."""
+"""The evaluation job: a checkpoint's split in the four protocols and exact-caption pairs -> Markdown and JSON
+files, and its MLflow run."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ class JobSummary:
         return "\n".join([
             f"test split, All protocol ({self.run.name}):",
             markdown_table(self.evaluation.protocols.results["all"]),
-            f"all four protocols: {storage.join(self.evaluation.folder, 'results.md')}",
+            f"every protocol:  {storage.join(self.evaluation.folder, 'results.md')}",
             f"best checkpoint: {self.run.best_checkpoint}",
             f"run folder:      {self.run.folder}",
             f"MLflow run:      {self.run.mlflow_run_id} in {self.run.mlflow_uri}",
