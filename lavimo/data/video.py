@@ -1,4 +1,9 @@
-"""Video decoding with decord: probe a file, pick frame indices uniformly in a window, decode them to RGB arrays."""
+"""Video decoding with decord: probe a file, pick frame indices uniformly in a window, decode them to RGB arrays.
+
+Frames come out as a player shows them: decord (>= 0.6, on the CPU) turns them by the file's rotation metadata
+(a phone's `rotate` tag or display matrix, in steps of 90 degrees), so a portrait phone clip stored as landscape
+frames decodes to portrait frames, and every size here is the displayed one.
+"""
 
 from __future__ import annotations
 
@@ -54,11 +59,24 @@ def probe_video(path: str | os.PathLike, *, num_threads: int = 1) -> VideoMeta:
 
 
 def _decode(reader, indices: np.ndarray, path) -> np.ndarray:
+    """indices: (N,) in range -> (N, H, W, 3) uint8; each distinct frame is decoded once, in file order."""
+    unique, inverse = np.unique(indices, return_inverse=True)
     try:
-        return reader.get_batch(indices.tolist()).asnumpy()
+        frames = np.stack([_packed_rgb(reader[int(i)].asnumpy()) for i in unique])  # (U, H, W, 3)
     except Exception as error:  # noqa: BLE001 - a corrupt stream fails inside decord with its own error types
         problem = f"cannot decode frames {indices.tolist()} ({_first_line(error)})"
         raise VideoError(f"{os.fspath(path)}: {problem}") from error
+    return frames[inverse]
+
+
+def _packed_rgb(frame: np.ndarray) -> np.ndarray:
+    """decord's (H, W, C) frame -> (H, W, 3). When a padded RGB row is a whole multiple of the width (frames a few
+    dozen pixels wide), decord 0.6 hands the padding out as extra channels, C = row bytes / W; the pixels are the
+    first 3 W bytes of each row. (Its get_batch fails outright on such frames, hence one frame at a time.)"""
+    height, width, channels = frame.shape
+    if channels == 3:
+        return frame
+    return frame.reshape(height, width * channels)[:, :3 * width].reshape(height, width, 3)
 
 
 def decode_frames(path: str | os.PathLike, frame_indices, *, num_threads: int = 1) -> np.ndarray:
@@ -98,3 +116,4 @@ def uniform_frame_indices(start_frame: int, end_frame: int, count: int, *, num_f
     step = (end_frame - start_frame) / count
     centres = start_frame + (np.arange(count) + 0.5) * step
     return np.clip(np.floor(centres).astype(np.int64), start_frame, end_frame - 1)
+
