@@ -1,5 +1,5 @@
-"""Decoding videos with decord: probing, frames as displayed (phone rotation metadata), uniform frame indices, chosen
-frames in order, and clear errors."""
+"""Decoding videos with decord: probing, frames as displayed (phone rotation metadata), time windows, uniform frame
+indices, chosen frames in order, and clear errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from lavimo.data.video import VideoError, decode_frames, probe_video, uniform_frame_indices
+from lavimo.data.video import VideoError, decode_frames, frame_window, probe_video, uniform_frame_indices
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 
@@ -159,3 +159,19 @@ def test_odd_frame_rates_probe_and_decode(tmp_path, fps, codec):
     green = decode_frames(clip, [23, 5])[:, :, 48:, 1].mean(axis=(1, 2))
     assert green == pytest.approx([8 * 23 + 10, 8 * 5 + 10], abs=6)
 
+
+@pytest.fixture(scope="module")
+def ten_fps(tmp_path_factory):
+    """24 frames at 10 fps: frame i is on screen from i / 10 s to (i + 1) / 10 s; the video lasts 2.4 s."""
+    return write_clip(tmp_path_factory.mktemp("videos") / "ten.mp4", brightness_frames(24), Fraction(10))
+
+
+def test_frame_window_takes_the_frames_whose_middle_is_inside(ten_fps):
+    assert frame_window(ten_fps) == (0, 24)
+    assert frame_window(ten_fps, 0.5, 1.3) == (5, 13)  # middles 0.55 ... 1.25 s
+    assert frame_window(ten_fps, 0.52, 0.54) == (5, 6)  # shorter than a frame: the one on screen
+    assert frame_window(ten_fps, 2.36) == (23, 24)  # the last frame's middle (2.35 s) is before the start
+    with pytest.raises(VideoError, match=r"ten.mp4: the window starts at 2.5 s, .* end \(2.40 s\)"):
+        frame_window(ten_fps, 2.5, 3.0)
+    with pytest.raises(ValueError, match="start < end"):
+        frame_window(ten_fps, 1.0, 1.0)

@@ -1,4 +1,4 @@
-"""Video decoding with decord: probe a file, pick frame indices uniformly in a window, decode them to RGB arrays.
+"""Video decoding with decord: probe a file, seconds to frames, uniform frame indices, decode them to RGB arrays.
 
 Frames come out as a player shows them: decord (>= 0.6, on the CPU) turns them by the file's rotation metadata
 (a phone's `rotate` tag or display matrix, in steps of 90 degrees), so a portrait phone clip stored as landscape
@@ -7,6 +7,7 @@ frames decodes to portrait frames, and every size here is the displayed one.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -117,3 +118,19 @@ def uniform_frame_indices(start_frame: int, end_frame: int, count: int, *, num_f
     centres = start_frame + (np.arange(count) + 0.5) * step
     return np.clip(np.floor(centres).astype(np.int64), start_frame, end_frame - 1)
 
+
+def frame_window(path: str | os.PathLike, start_s: float = 0.0, end_s: float = math.inf, *,
+                 num_threads: int = 1) -> tuple[int, int]:
+    """The frames [first, last) whose middle instant lies in [start_s, end_s) seconds of the video's own timestamps
+    (variable frame rates included); at least one frame, the one on screen at start_s when the window is shorter
+    than a frame. VideoError when the window starts at or after the video's end."""
+    if not 0.0 <= start_s < end_s:
+        raise ValueError(f"the window must satisfy 0 <= start < end, got {start_s} to {end_s} s")
+    reader = _open(path, num_threads)
+    times = reader.get_frame_timestamp(range(len(reader)))  # (N, 2) seconds each frame is shown from and until
+    if start_s >= times[-1, 1]:
+        raise VideoError(f"{os.fspath(path)}: the window starts at {start_s:g} s, at or after the video's end "
+                         f"({times[-1, 1]:.2f} s)")
+    middles = times.mean(axis=1)  # (N,) seconds
+    first = min(int(np.searchsorted(middles, start_s)), len(middles) - 1)
+    return first, max(int(np.searchsorted(middles, end_s)), first + 1)
