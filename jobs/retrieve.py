@@ -14,8 +14,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint", required=True, help="a checkpoint folder of a training run")
     query = parser.add_mutually_exclusive_group(required=True)
     query.add_argument("--text", help='a description, e.g. "a person jumps twice"')
-    query.add_argument("--video", help="a video file (any size, frame rate and length)")
+    query.add_argument("--video", help="a video file (any size, orientation, frame rate and length)")
     query.add_argument("--motion", help="the id of a motion in the index: motions like it")
+    parser.add_argument("--start", type=float, metavar="SECONDS", help="with --video: use the clip from here")
+    parser.add_argument("--end", type=float, metavar="SECONDS", help="with --video: use the clip up to here")
+    parser.add_argument("--crop", type=_box, metavar="X,Y,W,H",
+                        help="with --video: the region of the displayed frame around the person, in pixels")
     parser.add_argument("-k", type=int, default=5, help="how many motions to return (default: %(default)s)")
     parser.add_argument("--render", metavar="OUT.mp4", help="also write a video of the query and the top k")
     parser.add_argument("--prepared", help="prepared dataset to search (default: the checkpoint's)")
@@ -26,9 +30,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     setup_logging()
     request = RetrievalRequest(checkpoint=args.checkpoint, text=args.text, video=args.video, motion=args.motion,
-                               k=args.k, prepared=args.prepared, splits=tuple(args.split), render=args.render,
-                               rebuild_index=args.rebuild_index, index_dtype=args.index_dtype)
+                               start=args.start, end=args.end, crop=args.crop, k=args.k, prepared=args.prepared,
+                               splits=tuple(args.split), render=args.render, rebuild_index=args.rebuild_index,
+                               index_dtype=args.index_dtype)
     print(describe(request, run_retrieval(request, connect_ray=connect)))
+
+
+def _box(text: str) -> tuple[int, int, int, int]:
+    """"X,Y,W,H" -> four ints; argparse names --crop in the error when this fails."""
+    try:
+        x, y, width, height = (int(value) for value in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X,Y,W,H: four whole numbers of pixels, got {text!r}") from None
+    return x, y, width, height
 
 
 if __name__ == "__main__":

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 
 import numpy as np
 import torch
 
-from lavimo.data.augment import centre_box, resize_frames
-from lavimo.data.video import decode_frames, probe_video, uniform_frame_indices
+from lavimo.data.augment import Box, centre_box, resize_frames
+from lavimo.data.video import VideoMeta, decode_frames, frame_window, probe_video, uniform_frame_indices
 from lavimo.models import LavimoModel
 from lavimo.models.inputs import normalise_frames
 from lavimo.models.text_encoder import load_tokenizer, tokenize
 from lavimo.models.video_encoder import video_input_size
+
+log = logging.getLogger(__name__)
 
 
 class QueryError(ValueError):
@@ -37,20 +41,42 @@ class QueryEncoder:
         embedding = self.model.encode_text(input_ids.to(self.device), mask.bool().to(self.device))  # (1, C)
         return embedding[0].float().cpu().numpy()
 
-    def video_frames(self, path: str | os.PathLike) -> np.ndarray:
-        """The l_v frames the video tower sees: spread uniformly over the whole file, centre-cropped and resized
-        as in evaluation -> (l_v, S, S, 3) uint8. VideoError names the file when it cannot be decoded."""
+    def video_frames(self, path: str | os.PathLike, *, start: float | None = None, end: float | None = None,
+                     crop: Box | None = None) -> np.ndarray:
+        """The l_v frames the video tower sees -> (l_v, S, S, 3) uint8: spread uniformly over the whole file, or
+        over the seconds [start, end) (None: the file's start, end), repeated when there are fewer; the centre
+        square of the displayed frame, or of `crop` (x, y, width, height in displayed pixels), resized as in
+        evaluation. VideoError names the file when it cannot be decoded; QueryError when the crop does not fit."""
         config = self.model.config.video
         meta = probe_video(path)
-        indices = uniform_frame_indices(0, meta.num_frames, config.num_frames, num_frames=meta.num_frames)
-        frames = decode_frames(path, indices)  # (l_v, H, W, 3)
-        return resize_frames(frames, centre_box(meta.height, meta.width), video_input_size(config))
+        box = _square_box(path, meta, crop)
+        first, last = 0, meta.num_frames
+        if start is not None or end is not None:
+            first, last = frame_window(path, start or 0.0, math.inf if end is None else end)
+        indices = uniform_frame_indices(first, last, config.num_frames, num_frames=meta.num_frames)
+        frames = decode_frames(path, indices)  # (l_v, H, W, 3) as displayed
+        return resize_frames(frames, box, video_input_size(config))
 
     @torch.inference_mode()
-    def video(self, path: str | os.PathLike) -> np.ndarray:
-        """A video file of any size and frame rate -> (C,) unit vector."""
+    def video(self, path: str | os.PathLike, *, start: float | None = None, end: float | None = None,
+              crop: Box | None = None) -> np.ndarray:
+        """A video file of any size, orientation, frame rate and length -> (C,) unit vector (see video_frames)."""
         if not self.model.config.has_video:
             raise QueryError(f"{os.fspath(path)}: this checkpoint is 2-modal (text and motion): it has no video tower")
-        frames = torch.from_numpy(self.video_frames(path))[None]  # (1, l_v, S, S, 3)
+        frames = torch.from_numpy(self.video_frames(path, start=start, end=end, crop=crop))[None]  # (1, l_v, S, S, 3)
         embedding = self.model.encode_video(normalise_frames(frames, self.device))  # (1, C)
         return embedding[0].float().cpu().numpy()
+
+
+def _square_box(path: str | os.PathLike, meta: VideoMeta, crop: Box | None) -> Box:
+    """The square the tower sees: the centre square of the displayed frame, or of the crop, which must lie inside it."""
+    if crop is None:
+        return centre_box(meta.height, meta.width)
+    x, y, width, height = crop
+    if x < 0 or y < 0 or width < 1 or height < 1 or x + width > meta.width or y + height > meta.height:
+        raise QueryError(f"{os.fspath(path)}: --crop {x},{y},{width},{height} (x,y,width,height) is not inside the "
+                         f"displayed {meta.width}x{meta.height} frame")
+    dx, dy, side, _ = centre_box(height, width)
+    if width != height:
+        log.warning("--crop %dx%d is not square: the tower sees its centre %dx%d", width, height, side, side)
+    return x + dx, y + dy, side, side

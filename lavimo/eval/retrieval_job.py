@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lavimo.data import storage
+from lavimo.data.augment import Box
 from lavimo.eval.index import MotionIndex
 from lavimo.eval.query import QueryEncoder, QueryError
 from lavimo.eval.retrieval import Hit, MotionRecord, index_location, load_or_build_index, motion_records, top_k
@@ -24,6 +25,9 @@ class RetrievalRequest:
     text: str | None = None
     video: str | None = None
     motion: str | None = None
+    start: float | None = None  # seconds of the video query to use; None: from its start
+    end: float | None = None  # None: to its end
+    crop: Box | None = None  # x, y, width, height of the video query's displayed frame; None: the whole frame
     k: int = 5
     prepared: str | None = None  # None: the prepared dataset the checkpoint was trained on
     splits: tuple[str, ...] = ()  # (): every split of the checkpoint's config
@@ -35,6 +39,13 @@ class RetrievalRequest:
         given = [name for name in ("text", "video", "motion") if getattr(self, name) is not None]
         if len(given) != 1:
             raise QueryError(f"give exactly one of --text, --video, --motion (got {given or 'none'})")
+        clip_options = [f"--{name}" for name in ("start", "end", "crop") if getattr(self, name) is not None]
+        if clip_options and self.video is None:
+            raise QueryError(f"{', '.join(clip_options)} go with a --video query")
+        if self.start is not None and self.start < 0:
+            raise QueryError(f"--start must be >= 0 seconds, got {self.start}")
+        if self.end is not None and self.end <= (self.start or 0.0):
+            raise QueryError(f"--end ({self.end} s) must come after --start ({self.start or 0.0} s)")
         if self.k < 1:
             raise QueryError(f"k must be >= 1, got {self.k}")
         if self.render is not None and not self.render.endswith(".mp4"):
@@ -51,7 +62,7 @@ def run_retrieval(request: RetrievalRequest, connect_ray) -> list[Hit]:
     encoder = QueryEncoder(model)
     query = encoder.text(request.text) if request.text is not None else None
     if request.video is not None:
-        query = encoder.video(request.video)
+        query = encoder.video(request.video, start=request.start, end=request.end, crop=request.crop)
     gpus = 0.0
     if request.rebuild_index or not storage.exists(index_location(request.checkpoint, prepared, splits)):
         connect_ray()
@@ -89,9 +100,19 @@ def _render(request: RetrievalRequest, hits: list[Hit], records: dict[str, Motio
 
 def describe(request: RetrievalRequest, hits: list[Hit]) -> str:
     query = request.text or request.video or f"motion {request.motion}"
-    lines = [f"top {len(hits)} motions for {query!r}:", "| rank | motion | score | seconds | caption |",
-             "|---|---|---|---|---|"]
+    lines = [f"top {len(hits)} motions for {query!r}{_clip_note(request)}:",
+             "| rank | motion | score | seconds | caption |", "|---|---|---|---|---|"]
     lines += [f"| {h.rank} | {h.motion_id} | {h.score:.3f} | {h.duration_s:.1f} | {h.caption} |" for h in hits]
     if request.render:
         lines.append(f"preview: {request.render}")
     return "\n".join(lines)
+
+
+def _clip_note(request: RetrievalRequest) -> str:
+    """' (2-5.5 s, crop 10,20,300,300)' for a video query narrowed by --start, --end or --crop; else ''."""
+    parts = []
+    if request.start is not None or request.end is not None:
+        parts.append(f"{request.start or 0:g}-{'end' if request.end is None else format(request.end, 'g')} s")
+    if request.crop is not None:
+        parts.append("crop " + ",".join(str(value) for value in request.crop))
+    return f" ({', '.join(parts)})" if parts else ""
