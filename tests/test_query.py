@@ -171,3 +171,13 @@ def test_the_job_names_a_crop_outside_the_frame_before_touching_the_index(tmp_pa
     clip = write_clip(tmp_path / "wide.mp4", _framed(160, 96))
     with pytest.raises(QueryError, match="--crop 100,0,96,96 .* 160x96 frame"):
         _retrieve_main()(["--checkpoint", str(folder), "--video", str(clip), "--crop", "100,0,96,96"])
+
+
+def test_a_long_clip_is_sampled_over_its_whole_length(encoder, tmp_path):
+    """A minute at 30 fps with one keyframe every 250 frames: l_v frames at the segment centres."""
+    count = 1800
+    levels = (np.arange(count) * 200 // count + 20).astype(np.uint8)  # (N,) brightness rising over the clip
+    images = np.ascontiguousarray(np.broadcast_to(levels[:, None, None, None], (count, 64, 64, 3)))
+    clip = write_clip(tmp_path / "long.mp4", images, Fraction(30), options={"preset": "ultrafast", "g": "250"})
+    frames = encoder.video_frames(clip)
+    np.testing.assert_allclose(frames[:, SIDE // 2, SIDE // 2, 1], levels[[225, 675, 1125, 1575]], atol=4)
