@@ -10,6 +10,7 @@ from lavimo.data.prepare_motion import MotionJob, prepare_motion
 from lavimo.data.skeleton import HUMANML3D
 from lavimo.data.skip_report import SkipReport
 from lavimo.data.video import probe_video
+from lavimo.render.config import RenderConfig
 from tests.folders import write_dataset
 
 GOOD = "a person walks forward#a/DET person/NOUN#0.0#0.0"
@@ -39,8 +40,8 @@ def folder(tmp_path):
 
 def _job(root, tmp_path):
     spec = DATASET_SPECS["humanml3d"]
-    return MotionJob(str(root), str(tmp_path / "prepared"), spec, ClipRules(40, 200), resolution=64,
-                     keyframe_interval=10, style_seed=0)
+    return MotionJob(str(root), str(tmp_path / "prepared"), spec, ClipRules(40, 200),
+                     RenderConfig(resolution=64, keyframe_interval=10))
 
 
 def test_each_bad_input_is_a_counted_skip_naming_its_file(folder, tmp_path):
@@ -92,8 +93,8 @@ def test_a_corrupt_rendered_video_is_rendered_again(folder, tmp_path):
     assert result.rendered and result.row["video_num_frames"] == 51
     again = prepare_motion(item, job)
     assert not again.rendered and again.row == result.row
-    larger = prepare_motion(item, dataclasses.replace(job, resolution=96))  # another resolution: rendered anew
-    assert larger.rendered and probe_video(str(target)).width == 96
+    larger = dataclasses.replace(job, render=dataclasses.replace(job.render, resolution=96))
+    assert prepare_motion(item, larger).rendered and probe_video(str(target)).width == 96  # rendered anew
 
 
 def test_a_supplied_video_of_another_size_and_rate_is_used_as_it_is(folder, tmp_path):

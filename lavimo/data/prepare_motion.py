@@ -25,7 +25,8 @@ from lavimo.data.datasets import (
 from lavimo.data.features import features_to_joints
 from lavimo.data.skip_report import Skip, SkipReport
 from lavimo.data.video import VideoError, VideoMeta, probe_video
-from lavimo.render.avatars import pick_style
+from lavimo.render.config import RenderConfig
+from lavimo.render.randomise import draw_look
 from lavimo.render.video import render_motion_video
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,7 @@ class MotionJob:
     prepared: str
     spec: DatasetSpec
     rules: ClipRules  # train and val; a test split keeps every length (see is_test_split)
-    resolution: int
-    keyframe_interval: int
-    style_seed: int
+    render: RenderConfig
 
 
 @dataclass(frozen=True)
@@ -119,13 +118,13 @@ def _ensure_video(item: MotionItem, job: MotionJob, features, report: SkipReport
     if storage.is_file(supplied):
         return _Video(supplied, _probe(supplied), supplied=True, rendered_now=False)
     target = storage.join(job.prepared, "videos", f"{item.id}.mp4")
+    resolution = job.render.resolution
     if storage.is_file(target):
         try:
             meta = _probe(target)
-            if (meta.width, meta.height) == (job.resolution, job.resolution):
+            if (meta.width, meta.height) == (resolution, resolution):
                 return _Video(target, meta, supplied=False, rendered_now=False)
-            log.info("re-rendering %s: %dx%d, the config asks for %d", target, meta.width, meta.height,
-                     job.resolution)
+            log.info("re-rendering %s: %dx%d, the config asks for %d", target, meta.width, meta.height, resolution)
         except VideoError as err:
             log.warning("re-rendering %s: %s", target, err)
     joints = _joints_for_rendering(item, job, features, report)
@@ -142,8 +141,8 @@ def _joints_for_rendering(item, job: MotionJob, features, report: SkipReport):
 
 
 def _render(motion_id: str, joints, job: MotionJob, target: str) -> VideoMeta:
-    style = pick_style(motion_id, job.style_seed)
-    options = dict(style=style, resolution=job.resolution, keyframe_interval=job.keyframe_interval)
+    look = draw_look(job.render, motion_id)
+    options = dict(look=look, resolution=job.render.resolution, keyframe_interval=job.render.keyframe_interval)
     if not storage.is_uri(target):
         os.makedirs(os.path.dirname(storage.resolve(target)[1]), exist_ok=True)
         info = render_motion_video(joints, job.spec.skeleton, storage.resolve(target)[1], **options)
