@@ -112,23 +112,28 @@ def _manifest_row(item: MotionItem, job: MotionJob, num_frames: int, captions: t
     }
 
 
-def _ensure_video(item: MotionItem, job: MotionJob, features, report: SkipReport) -> _Video:
+def video_location(prepared: str, render: RenderConfig, motion_id: str, view: int = 0) -> str:
+    """Where view `view` of a motion's rendered video goes: PREPARED/videos/FINGERPRINT/ID_vVIEW.mp4.
+
+    FINGERPRINT (render.fingerprint()) names every setting that changes pixels, so videos of other settings
+    are never taken for these; the `_v` suffix keeps ids and views apart (ID `a_v1` view 0 is `a_v1_v0.mp4`).
+    """
+    return storage.join(prepared, "videos", render.fingerprint(), f"{motion_id}_v{int(view)}.mp4")
+
+
+def _ensure_video(item: MotionItem, job: MotionJob, features, report: SkipReport, view: int = 0) -> _Video:
     """A supplied video if the dataset has one, else a rendered one (reused when a readable one exists)."""
     supplied = storage.join(job.dataset_root, "videos", f"{item.id}.mp4")
     if storage.is_file(supplied):
         return _Video(supplied, _probe(supplied), supplied=True, rendered_now=False)
-    target = storage.join(job.prepared, "videos", f"{item.id}.mp4")
-    resolution = job.render.resolution
+    target = video_location(job.prepared, job.render, item.id, view)
     if storage.is_file(target):
         try:
-            meta = _probe(target)
-            if (meta.width, meta.height) == (resolution, resolution):
-                return _Video(target, meta, supplied=False, rendered_now=False)
-            log.info("re-rendering %s: %dx%d, the config asks for %d", target, meta.width, meta.height, resolution)
+            return _Video(target, _probe(target), supplied=False, rendered_now=False)
         except VideoError as err:
             log.warning("re-rendering %s: %s", target, err)
     joints = _joints_for_rendering(item, job, features, report)
-    return _Video(target, _render(item.id, joints, job, target), supplied=False, rendered_now=True)
+    return _Video(target, _render(item.id, view, joints, job, target), supplied=False, rendered_now=True)
 
 
 def _joints_for_rendering(item, job: MotionJob, features, report: SkipReport):
@@ -140,8 +145,8 @@ def _joints_for_rendering(item, job: MotionJob, features, report: SkipReport):
     return features_to_joints(features, job.spec.skeleton)  # (T, J, 3)
 
 
-def _render(motion_id: str, joints, job: MotionJob, target: str) -> VideoMeta:
-    look = draw_look(job.render, motion_id)
+def _render(motion_id: str, view: int, joints, job: MotionJob, target: str) -> VideoMeta:
+    look = draw_look(job.render, motion_id, view)
     options = dict(look=look, resolution=job.render.resolution, keyframe_interval=job.render.keyframe_interval)
     if not storage.is_uri(target):
         os.makedirs(os.path.dirname(storage.resolve(target)[1]), exist_ok=True)
