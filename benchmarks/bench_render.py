@@ -7,7 +7,7 @@ look is cpu_demo's render settings, the randomised look the defaults (each clip 
 a second table compares keyframe intervals (encode only, draw + encode, decord sampling) on the pinned look.
 Prints Markdown tables.
 
-    PYTHONPATH=. python benchmarks/bench_render.py --clips 6 --frames 200 [--gops 1,10,30,default]
+    PYTHONPATH=. python benchmarks/bench_render.py --clips 6 --frames 200 [--gops 1,10,30,default] [--sheet out.png]
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=8, help="frames decord decodes per clip")
     parser.add_argument("--repeats", type=int, default=3, help="decode timings: best of this many")
     parser.add_argument("--out-dir", default=None, help="where videos go (default: a temporary folder)")
+    parser.add_argument("--sheet", default=None, help="also write a PNG of every clip's middle frame, a row per look")
     return parser.parse_args()
 
 
@@ -129,13 +130,17 @@ def compare_looks(motions, skeleton, out_dir: Path, args) -> list[ClipLook]:
                 "randomised (the defaults)": draw_looks(RenderConfig(resolution=args.resolution), len(motions))}
     print("| look | draw only, frames/s | draw + encode, frames/s | KB per motion | KB per s of video |")
     print("|---|---|---|---|---|")
+    rows = []  # per look, the clips' middle frames side by side
     for index, (name, looks) in enumerate(families.items()):
-        draw, _ = bench_draw(motions, skeleton, looks, args.resolution)
+        draw, clips = bench_draw(motions, skeleton, looks, args.resolution)
+        rows.append(np.concatenate([clip[len(clip) // 2] for clip in clips], axis=1))
         both, paths = bench_both(motions, skeleton, looks, out_dir, f"look{index}", args.resolution, 1, args.preset)
         size = sum(os.path.getsize(p) for p in paths) / 1e3
         print(f"| {name} | {total / draw.cpu:.0f} ({total / draw.wall:.0f}) "
               f"| {total / both.cpu:.0f} ({total / both.wall:.0f}) | {size / len(paths):.0f} "
               f"| {size / (total / skeleton.fps):.1f} |")
+    if args.sheet:
+        cv2.imwrite(args.sheet, cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
     return families["pinned (cpu_demo: the first renderer's look)"]
 
 
