@@ -12,9 +12,9 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from lavimo.render.avatars import RGB
 from lavimo.render.camera import CameraTrack
 
-RGB = tuple[int, int, int]
 BACKDROP_KINDS = ("sky", "noise", "stripes", "tiles", "room")
 WHITE = (255, 255, 255)
 

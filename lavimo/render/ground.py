@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lavimo.render.avatars import RGB
 from lavimo.render.camera import CameraTrack
 
-RGB = tuple[int, int, int]
 FLOOR_KINDS = ("checker", "plain", "blotches")
 SHIFT = 2  # fixed-point fraction bits of every pixel coordinate handed to cv2 (quarter pixels)
 EYE_STEP_M = 0.002  # the floor is drawn for the eye snapped to this grid, so that equal floors can be reused
