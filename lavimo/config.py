@@ -13,6 +13,7 @@ import yaml
 
 from lavimo import pretrained
 from lavimo.models.config import ModelConfig, to_plain
+from lavimo.render.config import RenderConfig
 
 DATASETS = ("humanml3d", "kit", "synthetic")
 
@@ -46,19 +47,6 @@ class DataConfig:
             raise ConfigError(f"data.min_motion_frames: must be >= 2, got {self.min_motion_frames}")
         if self.max_motion_frames is not None and self.max_motion_frames <= (self.min_motion_frames or 2):
             raise ConfigError("data.max_motion_frames: must be larger than data.min_motion_frames")
-
-
-@dataclass(frozen=True)
-class RenderConfig:
-    resolution: int = 256  # square video side in pixels (the paper renders 512)
-    keyframe_interval: int = 1  # H.264 GOP length in frames: 1 (all-intra) makes sampling 8 frames cheapest
-    style_seed: int = 0  # picks one of the 13 avatar styles per motion
-
-    def validate(self) -> None:
-        if not 32 <= self.resolution <= 2048 or self.resolution % 2:
-            raise ConfigError(f"render.resolution: expected an even number in [32, 2048], got {self.resolution}")
-        if self.keyframe_interval < 1:
-            raise ConfigError(f"render.keyframe_interval: must be >= 1, got {self.keyframe_interval}")
 
 
 @dataclass(frozen=True)
@@ -170,11 +158,11 @@ class LavimoConfig:
 
     def validate(self) -> None:
         self.data.validate()
-        self.render.validate()
         self.prepare.validate()
         self.stream.validate()
         self.train.validate()
         try:
+            self.render.validate()
             self.model.validate()
         except ValueError as err:
             raise ConfigError(str(err)) from None

@@ -8,8 +8,9 @@ import numpy as np
 
 from lavimo.data.manifest import ManifestInfo, write_manifest
 from lavimo.data.skeleton import HUMANML3D
-from lavimo.render.avatars import pick_style
+from lavimo.render.config import RenderConfig
 from lavimo.render.encode import H264Writer
+from lavimo.render.randomise import draw_look
 from lavimo.render.video import render_motion_video
 from tests.folders import standing_walk, write_dataset
 
@@ -49,7 +50,7 @@ def _video(root: Path, motion_id: str, kind: str, index: int) -> tuple[Path, int
     path = root / "videos" / f"{motion_id}.mp4"
     if kind == "rendered":
         joints = standing_walk(HUMANML3D, NUM_FRAMES + 1, seed=index)
-        info = render_motion_video(joints, HUMANML3D, path, style=pick_style(motion_id, 0), resolution=SIZE)
+        info = render_motion_video(joints, HUMANML3D, path, look=draw_look(RenderConfig(), motion_id), resolution=SIZE)
         return path, info.num_frames, info.fps
     fps = 30.0 if kind == "index30" else FPS
     count = int(round((NUM_FRAMES + 1) * fps / FPS))

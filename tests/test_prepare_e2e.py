@@ -43,18 +43,18 @@ def _run(tmp_path, ray_cluster, log_name):
 
 def _kill_after_some_videos(tmp_path, ray_cluster, at_least):
     env = dict(os.environ, RAY_ADDRESS=ray_cluster)
-    videos = tmp_path / "prepared" / "videos"
+    videos = tmp_path / "prepared" / "videos"  # videos/FINGERPRINT/ID_v0.mp4
     with open(tmp_path / "killed.log", "w") as log:
         process = subprocess.Popen(_command(tmp_path), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
         deadline = time.monotonic() + 300
-        while len(list(videos.glob("*.mp4"))) < at_least:
+        while len(list(videos.glob("*/*.mp4"))) < at_least:
             assert process.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "no videos were rendered in time"
             time.sleep(0.2)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-    return {p.name: p.stat().st_mtime_ns for p in videos.glob("*.mp4")}
+    return {p.relative_to(videos): p.stat().st_mtime_ns for p in videos.glob("*/*.mp4")}
 
 
 def test_prepare_data_renders_embeds_writes_manifests_and_resumes(tmp_path, ray_cluster):
@@ -65,7 +65,7 @@ def test_prepare_data_renders_embeds_writes_manifests_and_resumes(tmp_path, ray_
     videos = tmp_path / "prepared" / "videos"
     for name, mtime in before_kill.items():  # finished work survives the kill and is not redone
         assert (videos / name).stat().st_mtime_ns == mtime
-    assert not list(videos.glob("*.tmp-*"))
+    assert not list(videos.rglob("*.tmp*"))
 
     rows = _check_manifests(tmp_path)
     assert report["videos_rendered"] + report["videos_reused"] == len(rows)

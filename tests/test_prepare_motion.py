@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from lavimo.data.datasets import DATASET_SPECS, ClipRules, DatasetError, index_split
-from lavimo.data.prepare_motion import MotionJob, prepare_motion
+from lavimo.data.prepare_motion import MotionJob, prepare_motion, video_location
 from lavimo.data.skeleton import HUMANML3D
 from lavimo.data.skip_report import SkipReport
 from lavimo.data.video import probe_video
+from lavimo.render.config import RenderConfig
 from tests.folders import write_dataset
 
 GOOD = "a person walks forward#a/DET person/NOUN#0.0#0.0"
@@ -39,8 +40,8 @@ def folder(tmp_path):
 
 def _job(root, tmp_path):
     spec = DATASET_SPECS["humanml3d"]
-    return MotionJob(str(root), str(tmp_path / "prepared"), spec, ClipRules(40, 200), resolution=64,
-                     keyframe_interval=10, style_seed=0)
+    return MotionJob(str(root), str(tmp_path / "prepared"), spec, ClipRules(40, 200),
+                     RenderConfig(resolution=64, keyframe_interval=10))
 
 
 def test_each_bad_input_is_a_counted_skip_naming_its_file(folder, tmp_path):
@@ -85,15 +86,28 @@ def test_a_missing_split_file_is_an_error_naming_it(folder):
 def test_a_corrupt_rendered_video_is_rendered_again(folder, tmp_path):
     job = _job(folder, tmp_path)
     (item,) = [i for i in index_split(str(folder), "train", SkipReport()) if i.id == "good"]
-    target = tmp_path / "prepared" / "videos" / "good.mp4"
+    target = tmp_path / "prepared" / "videos" / job.render.fingerprint() / "good_v0.mp4"
+    assert video_location(job.prepared, job.render, "good") == str(target)
     target.parent.mkdir(parents=True)
     target.write_bytes(b"truncated")
     result = prepare_motion(item, job)
-    assert result.rendered and result.row["video_num_frames"] == 51
+    assert result.rendered and result.row["video_num_frames"] == 51 and result.row["video_path"] == str(target)
     again = prepare_motion(item, job)
     assert not again.rendered and again.row == result.row
-    larger = prepare_motion(item, dataclasses.replace(job, resolution=96))  # another resolution: rendered anew
-    assert larger.rendered and probe_video(str(target)).width == 96
+
+
+def test_other_render_settings_render_new_videos_beside_the_old(folder, tmp_path):
+    job = _job(folder, tmp_path)
+    (item,) = [i for i in index_split(str(folder), "train", SkipReport()) if i.id == "good"]
+    first = prepare_motion(item, job)
+    larger = dataclasses.replace(job, render=dataclasses.replace(job.render, resolution=96))
+    other_seed = dataclasses.replace(job, render=dataclasses.replace(job.render, style_seed=1))
+    for changed in (larger, other_seed):
+        result = prepare_motion(item, changed)
+        assert result.rendered and result.row["video_path"] != first.row["video_path"]
+    assert probe_video(prepare_motion(item, larger).row["video_path"]).width == 96
+    assert probe_video(first.row["video_path"]).width == 64  # the first settings' video is still there
+    assert not prepare_motion(item, job).rendered
 
 
 def test_a_supplied_video_of_another_size_and_rate_is_used_as_it_is(folder, tmp_path):
@@ -111,7 +125,7 @@ def test_a_supplied_video_of_another_size_and_rate_is_used_as_it_is(folder, tmp_
     assert result.row["video_path"] == str(path)
     assert (result.row["video_num_frames"], result.row["video_fps"]) == (45, 30.0)
     assert result.row["video_rendered"] is False
-    assert not (tmp_path / "prepared" / "videos" / "good.mp4").exists()
+    assert not (tmp_path / "prepared" / "videos").exists()
 
 
 def test_outputs_at_a_filesystem_uri_go_through_pyarrow(folder, tmp_path):
@@ -119,6 +133,7 @@ def test_outputs_at_a_filesystem_uri_go_through_pyarrow(folder, tmp_path):
     job = dataclasses.replace(_job(folder, tmp_path), prepared=f"file://{tmp_path}/remote")
     (item,) = [i for i in index_split(str(folder), "train", SkipReport()) if i.id == "good"]
     result = prepare_motion(item, job)
-    assert result.rendered and result.row["video_path"] == f"file://{tmp_path}/remote/videos/good.mp4"
-    assert probe_video(str(tmp_path / "remote" / "videos" / "good.mp4")).num_frames == 51
+    name = f"videos/{job.render.fingerprint()}/good_v0.mp4"
+    assert result.rendered and result.row["video_path"] == f"file://{tmp_path}/remote/{name}"
+    assert probe_video(str(tmp_path / "remote" / name)).num_frames == 51
     assert not prepare_motion(item, job).rendered  # found again through the URI

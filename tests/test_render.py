@@ -1,4 +1,5 @@
-"""Rendering motions to H.264 videos: frame count, size, fps, pixels that follow the pose, styles, errors."""
+"""Rendering motions to H.264 videos in the first renderer's look: frame count, size, fps, pixels that follow the
+pose, styles, errors (the randomised looks: test_render_draw.py)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,17 @@ import pytest
 
 from lavimo.data.skeleton import HUMANML3D, KIT, Skeleton
 from lavimo.data.video import decode_frames, probe_video
-from lavimo.render.avatars import AVATAR_STYLES, AvatarStyle, pick_style
+from lavimo.render.avatars import AVATAR_STYLES, AvatarStyle, BodyLook
 from lavimo.render.encode import H264Writer
 from lavimo.render.poses import pose_from_directions, walking_motion
 from lavimo.render.video import render_motion_video
+from tests.looks import classic_look
 
 RES = 128  # small frames keep the tests fast
 # Vivid body on a grey world: body pixels are the saturated ones.
-VIVID = AvatarStyle("vivid", 1.0, 1.0, skin=(250, 120, 0), shirt=(0, 200, 0), trousers=(0, 0, 230),
-                    shoes=(220, 0, 220), sky=(200, 200, 200), ground=(170, 170, 170), ground_alt=(120, 120, 120))
+VIVID = AvatarStyle("vivid", BodyLook(1.0, 1.0, skin=(250, 120, 0), shirt=(0, 200, 0), trousers=(0, 0, 230),
+                                      shoes=(220, 0, 220)),
+                    sky=(200, 200, 200), ground=(170, 170, 170), ground_alt=(120, 120, 120))
 
 
 def body_mask(frames: np.ndarray) -> np.ndarray:
@@ -37,13 +40,14 @@ def standing(skeleton: Skeleton, frames: int, raise_right_arm: bool, x_m: float 
 
 
 def render(tmp_path, joints, skeleton=HUMANML3D, style=VIVID, name="clip.mp4", **kwargs) -> np.ndarray:
-    info = render_motion_video(joints, skeleton, tmp_path / name, style=style, resolution=RES, **kwargs)
+    info = render_motion_video(joints, skeleton, tmp_path / name, look=classic_look(style), resolution=RES, **kwargs)
     return decode_frames(info.path, np.arange(info.num_frames))  # (T, H, W, 3)
 
 
 def test_video_has_one_frame_per_motion_frame_at_the_skeleton_fps(tmp_path):
     joints = walking_motion(HUMANML3D, 14)
-    info = render_motion_video(joints, HUMANML3D, tmp_path / "walk.mp4", style=AVATAR_STYLES[0], resolution=RES)
+    info = render_motion_video(joints, HUMANML3D, tmp_path / "walk.mp4", look=classic_look(AVATAR_STYLES[0]),
+                               resolution=RES)
     meta = probe_video(info.path)
     assert (info.num_frames, info.width, info.height) == (14, RES, RES)
     assert (meta.num_frames, meta.width, meta.height) == (14, RES, RES)
@@ -52,7 +56,8 @@ def test_video_has_one_frame_per_motion_frame_at_the_skeleton_fps(tmp_path):
 
 
 def test_kit_video_runs_at_12_5_fps(tmp_path):
-    info = render_motion_video(walking_motion(KIT, 6), KIT, tmp_path / "kit.mp4", style=VIVID, resolution=RES)
+    info = render_motion_video(walking_motion(KIT, 6), KIT, tmp_path / "kit.mp4", look=classic_look(VIVID),
+                               resolution=RES)
     meta = probe_video(info.path)
     assert meta.num_frames == 6 and meta.fps == pytest.approx(12.5, abs=0.01)
 
@@ -115,14 +120,14 @@ def test_kit_in_millimetres_looks_as_big_as_humanml3d_in_metres(tmp_path):
 ])
 def test_bad_joints_raise_and_write_nothing(tmp_path, joints, problem):
     with pytest.raises(ValueError, match=problem):
-        render_motion_video(joints, HUMANML3D, tmp_path / "bad.mp4", style=VIVID, resolution=RES)
+        render_motion_video(joints, HUMANML3D, tmp_path / "bad.mp4", look=classic_look(VIVID), resolution=RES)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_write_is_atomic_and_leaves_no_temporary_files(tmp_path):
     target = tmp_path / "out.mp4"
     target.write_bytes(b"old")
-    render_motion_video(standing(HUMANML3D, 3, False), HUMANML3D, target, style=VIVID, resolution=RES)
+    render_motion_video(standing(HUMANML3D, 3, False), HUMANML3D, target, look=classic_look(VIVID), resolution=RES)
     assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
     assert probe_video(target).num_frames == 3
 
@@ -131,30 +136,29 @@ def test_a_nan_in_one_frame_is_reported_with_its_frame(tmp_path):
     joints = standing(HUMANML3D, 4, False)
     joints[2, 5, 1] = np.nan
     with pytest.raises(ValueError, match="frame 2"):
-        render_motion_video(joints, HUMANML3D, tmp_path / "x.mp4", style=VIVID, resolution=RES)
+        render_motion_video(joints, HUMANML3D, tmp_path / "x.mp4", look=classic_look(VIVID), resolution=RES)
 
 
-def test_thirteen_distinct_styles_and_a_stable_pick():
+def test_thirteen_distinct_styles():
     assert len(AVATAR_STYLES) == 13 and len(set(AVATAR_STYLES)) == 13
-    assert len({(s.shirt, s.trousers) for s in AVATAR_STYLES}) == 13
-    assert pick_style("M000123", 0) == pick_style("M000123", 0)
-    picks = [pick_style(f"{i:06d}", 0) for i in range(400)]
-    assert set(picks) == set(AVATAR_STYLES)  # every style gets used
-    assert picks != [pick_style(f"{i:06d}", 1) for i in range(400)]  # the seed matters
-    assert (pick_style("000007", 3).name, pick_style("M014615", 0).name) == ("green_khaki", "blue_black")  # pinned hash
+    assert len({(s.body.shirt, s.body.trousers) for s in AVATAR_STYLES}) == 13
 
 
-def test_style_validates_its_colours():
+def test_looks_and_styles_validate_their_colours():
     with pytest.raises(ValueError, match="shirt"):
-        AvatarStyle("bad", 1.0, 1.0, (0, 0, 0), (0, 0, 300), (0, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0))
+        BodyLook(1.0, 1.0, (0, 0, 0), (0, 0, 300), (0, 0, 0), (0, 0, 0))
+    with pytest.raises(ValueError, match="stripe"):
+        BodyLook(1.0, 1.0, (0, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0), stripe=(1, 2))
+    with pytest.raises(ValueError, match="ground_alt"):
+        AvatarStyle("bad", VIVID.body, (0, 0, 0), (0, 0, 0), (0, 0, -1))
 
 
 @pytest.mark.parametrize("interval, keyframes", [(1, list(range(12))), (5, [0, 5, 10])])
 def test_keyframe_interval_is_honoured(tmp_path, interval, keyframes):
     import decord
 
-    info = render_motion_video(walking_motion(HUMANML3D, 12), HUMANML3D, tmp_path / "k.mp4", style=VIVID,
-                               resolution=RES, keyframe_interval=interval)
+    info = render_motion_video(walking_motion(HUMANML3D, 12), HUMANML3D, tmp_path / "k.mp4",
+                               look=classic_look(VIVID), resolution=RES, keyframe_interval=interval)
     assert list(decord.VideoReader(info.path, num_threads=1).get_key_indices()) == keyframes
 
 

@@ -73,8 +73,10 @@ def prepare_dataset(config: LavimoConfig) -> PrepareSummary:
     summary = PrepareSummary(prepared=data.prepared)
     mean_path, std_path = load_statistics(data.root, spec)
     items = index_dataset(data, spec, summary.report)
-    job = MotionJob(data.root, data.prepared, spec, rules, config.render.resolution,
-                    config.render.keyframe_interval, config.render.style_seed)
+    job = MotionJob(data.root, data.prepared, spec, rules, config.render)
+    settings = json.dumps(dataclasses.asdict(config.render), indent=2).encode()
+    storage.write_bytes_atomic(storage.join(data.prepared, "videos", config.render.fingerprint(), "render.json"),
+                               settings)  # what the videos beside it were rendered with
     results = list(pipeline.prepare_motions(items, job, config.prepare.render_cpus))
     rows = _collect(results, summary)
     if not rows:

@@ -25,7 +25,8 @@ from lavimo.data.datasets import (
 from lavimo.data.features import features_to_joints
 from lavimo.data.skip_report import Skip, SkipReport
 from lavimo.data.video import VideoError, VideoMeta, probe_video
-from lavimo.render.avatars import pick_style
+from lavimo.render.config import RenderConfig
+from lavimo.render.randomise import draw_look
 from lavimo.render.video import render_motion_video
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,7 @@ class MotionJob:
     prepared: str
     spec: DatasetSpec
     rules: ClipRules  # train and val; a test split keeps every length (see is_test_split)
-    resolution: int
-    keyframe_interval: int
-    style_seed: int
+    render: RenderConfig
 
 
 @dataclass(frozen=True)
@@ -113,23 +112,28 @@ def _manifest_row(item: MotionItem, job: MotionJob, num_frames: int, captions: t
     }
 
 
-def _ensure_video(item: MotionItem, job: MotionJob, features, report: SkipReport) -> _Video:
+def video_location(prepared: str, render: RenderConfig, motion_id: str, view: int = 0) -> str:
+    """Where view `view` of a motion's rendered video goes: PREPARED/videos/FINGERPRINT/ID_vVIEW.mp4.
+
+    FINGERPRINT (render.fingerprint()) names every setting that changes pixels, so videos of other settings
+    are never taken for these; the `_v` suffix keeps ids and views apart (ID `a_v1` view 0 is `a_v1_v0.mp4`).
+    """
+    return storage.join(prepared, "videos", render.fingerprint(), f"{motion_id}_v{int(view)}.mp4")
+
+
+def _ensure_video(item: MotionItem, job: MotionJob, features, report: SkipReport, view: int = 0) -> _Video:
     """A supplied video if the dataset has one, else a rendered one (reused when a readable one exists)."""
     supplied = storage.join(job.dataset_root, "videos", f"{item.id}.mp4")
     if storage.is_file(supplied):
         return _Video(supplied, _probe(supplied), supplied=True, rendered_now=False)
-    target = storage.join(job.prepared, "videos", f"{item.id}.mp4")
+    target = video_location(job.prepared, job.render, item.id, view)
     if storage.is_file(target):
         try:
-            meta = _probe(target)
-            if (meta.width, meta.height) == (job.resolution, job.resolution):
-                return _Video(target, meta, supplied=False, rendered_now=False)
-            log.info("re-rendering %s: %dx%d, the config asks for %d", target, meta.width, meta.height,
-                     job.resolution)
+            return _Video(target, _probe(target), supplied=False, rendered_now=False)
         except VideoError as err:
             log.warning("re-rendering %s: %s", target, err)
     joints = _joints_for_rendering(item, job, features, report)
-    return _Video(target, _render(item.id, joints, job, target), supplied=False, rendered_now=True)
+    return _Video(target, _render(item.id, view, joints, job, target), supplied=False, rendered_now=True)
 
 
 def _joints_for_rendering(item, job: MotionJob, features, report: SkipReport):
@@ -141,9 +145,9 @@ def _joints_for_rendering(item, job: MotionJob, features, report: SkipReport):
     return features_to_joints(features, job.spec.skeleton)  # (T, J, 3)
 
 
-def _render(motion_id: str, joints, job: MotionJob, target: str) -> VideoMeta:
-    style = pick_style(motion_id, job.style_seed)
-    options = dict(style=style, resolution=job.resolution, keyframe_interval=job.keyframe_interval)
+def _render(motion_id: str, view: int, joints, job: MotionJob, target: str) -> VideoMeta:
+    look = draw_look(job.render, motion_id, view)
+    options = dict(look=look, resolution=job.render.resolution, keyframe_interval=job.render.keyframe_interval)
     if not storage.is_uri(target):
         os.makedirs(os.path.dirname(storage.resolve(target)[1]), exist_ok=True)
         info = render_motion_video(joints, job.spec.skeleton, storage.resolve(target)[1], **options)

@@ -1,39 +1,59 @@
-"""The 13 avatar looks (colours and proportions) and the deterministic choice of one per motion."""
+"""How the avatar's body looks (proportions, colours), and the 13 avatar styles: a body look with scene colours."""
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 from dataclasses import dataclass
 
 RGB = tuple[int, int, int]  # 0..255 per channel, red first
 
 
-@dataclass(frozen=True)
-class AvatarStyle:
-    """How one avatar looks: body proportions and the colours of the body and the scene."""
+def _check_colour(owner: str, field: str, colour) -> None:
+    if len(colour) != 3 or not all(0 <= int(c) <= 255 for c in colour):
+        raise ValueError(f"{owner}: {field} must be 3 values in 0..255, got {colour}")
 
-    name: str
+
+@dataclass(frozen=True)
+class BodyLook:
+    """One clip's body: capsule proportions and the colours of its four colour slots, and optional shirt stripes."""
+
     limb_scale: float  # multiplies the radius of every capsule (bone)
     head_scale: float  # multiplies the radius of the head sphere
     skin: RGB  # head, neck, forearms
     shirt: RGB  # torso, collars, upper arms
     trousers: RGB  # hips, thighs, shins
     shoes: RGB  # feet
+    stripe: RGB | None = None  # bands across the shirt's trunk; None = a plain shirt
+
+    def __post_init__(self) -> None:
+        if self.limb_scale <= 0 or self.head_scale <= 0:
+            raise ValueError("body look: limb_scale and head_scale must be > 0")
+        for field in ("skin", "shirt", "trousers", "shoes") + (("stripe",) if self.stripe is not None else ()):
+            _check_colour("body look", field, getattr(self, field))
+
+
+@dataclass(frozen=True)
+class AvatarStyle:
+    """One of the fixed avatar looks: a body look (no stripes) and the scene's colours."""
+
+    name: str
+    body: BodyLook
     sky: RGB  # background above the horizon
     ground: RGB  # light floor tiles
     ground_alt: RGB  # dark floor tiles
 
     def __post_init__(self) -> None:
-        if self.limb_scale <= 0 or self.head_scale <= 0:
-            raise ValueError(f"avatar style {self.name!r}: limb_scale and head_scale must be > 0")
-        for field in ("skin", "shirt", "trousers", "shoes", "sky", "ground", "ground_alt"):
-            colour = getattr(self, field)
-            if len(colour) != 3 or not all(0 <= int(c) <= 255 for c in colour):
-                raise ValueError(f"avatar style {self.name!r}: {field} must be 3 values in 0..255, got {colour}")
+        for field in ("sky", "ground", "ground_alt"):
+            _check_colour(f"avatar style {self.name!r}", field, getattr(self, field))
+
+    def body_look(self, limb_scale: float = 1.0, head_scale: float = 1.0, stripe: RGB | None = None) -> BodyLook:
+        """The style's body, its proportions multiplied by the given scales, with the given stripes."""
+        return dataclasses.replace(self.body, limb_scale=self.body.limb_scale * limb_scale,
+                                   head_scale=self.body.head_scale * head_scale, stripe=stripe)
 
 
 def _style(name, limb, head, skin, shirt, trousers, shoes, sky, ground, ground_alt) -> AvatarStyle:
-    return AvatarStyle(name, limb, head, skin, shirt, trousers, shoes, sky, ground, ground_alt)
+    return AvatarStyle(name, BodyLook(limb, head, skin, shirt, trousers, shoes), sky, ground, ground_alt)
 
 
 _LIGHT_SKIN, _TAN_SKIN, _OLIVE_SKIN, _BROWN_SKIN, _DARK_SKIN = (
@@ -68,8 +88,3 @@ AVATAR_STYLES: tuple[AvatarStyle, ...] = (
            (245, 235, 215), (215, 200, 180), (170, 145, 120)),
 )
 
-
-def pick_style(motion_id: str, seed: int) -> AvatarStyle:
-    """One of the 13 styles, chosen by a stable hash of (seed, motion_id): same inputs, same style, any process."""
-    digest = hashlib.sha256(f"{int(seed)}:{motion_id}".encode("utf-8")).digest()
-    return AVATAR_STYLES[int.from_bytes(digest[:8], "big") % len(AVATAR_STYLES)]

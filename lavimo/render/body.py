@@ -23,7 +23,7 @@ _BONE_RULES: tuple[tuple[str, float, int], ...] = (
     ("heel", 0.042, SHOES), ("toe", 0.042, SHOES), ("foot", 0.042, SHOES),
 )
 _DEFAULT_RULE = (0.050, SHIRT)
-HEAD_RADIUS_M = 0.105  # head sphere radius before the style's head_scale
+HEAD_RADIUS_M = 0.105  # head sphere radius before the look's head_scale
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class BodyModel:
     """
 
     bones: np.ndarray  # (C, 2) int: the joints at the capsule's two ends (root side first)
-    radii_m: np.ndarray  # (C,) capsule radius in metres (before the style's limb_scale)
+    radii_m: np.ndarray  # (C,) capsule radius in metres (before the look's limb_scale)
     slots: np.ndarray  # (C,) int colour slot: SKIN, SHIRT, TROUSERS or SHOES
     parts: tuple[tuple[int, ...], ...]  # per kinematic chain, its capsule indices from the root outwards
     part_joints: tuple[tuple[int, ...], ...]  # per chain, the joints its capsules pass through, in order

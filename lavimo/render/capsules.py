@@ -6,15 +6,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lavimo.render.avatars import AvatarStyle
-from lavimo.render.body import SKIN, BodyModel
+from lavimo.render.avatars import BodyLook
+from lavimo.render.body import SHIRT, SKIN, BodyModel
 from lavimo.render.camera import CameraTrack
 from lavimo.render.ground import SHIFT
-from lavimo.render.light import light_screen_direction
+from lavimo.render.light import Light, light_screen_direction
 
 END_VERTICES = 6  # polygon vertices on each round end of a capsule (36 degree steps)
 MIN_HIGHLIGHT_M = 0.05  # capsules thinner than this (forearms, feet) are too small to show a highlight
 HIGHLIGHT_INSET = 0.2  # highlight strokes stop this fraction of the capsule's length short of each end
+STRIPE_MIN_RADIUS_M = 0.09  # shirt capsules at least this thick (the trunk: spine, chest, neck) carry stripes
+STRIPE_PERIOD_M = 0.12  # one stripe per this much of a capsule's length
+STRIPE_WIDTH = 0.45  # a stripe's width, as a fraction of the period
 
 
 @dataclass
@@ -29,6 +32,7 @@ class BodyFrames:
     outline: np.ndarray  # (T, C, V, 2) int32 fixed point: dark rim, one pixel wider than the base
     base: np.ndarray  # (T, C, V, 2) int32
     highlights: list[list[tuple[int, np.ndarray]]]  # [parts] (a capsule of the group, (T, n, V, 2) int32 polygons)
+    stripes: list[np.ndarray | None]  # [parts] (T, n, 4, 2) int32 bands across the part's trunk capsules, or None
     slots: list[int]  # [C] colour slot of each capsule
 
 
@@ -72,15 +76,15 @@ def _towards_light(a: np.ndarray, b: np.ndarray, light2d: np.ndarray) -> np.ndar
     return normal * side
 
 
-def _capsule_ends(joints_m: np.ndarray, body: BodyModel, style: AvatarStyle):
+def capsule_ends(joints_m: np.ndarray, body: BodyModel, look: BodyLook):
     """(T, C, 3) both ends and (C,) radius in metres of every capsule; the head is the last, zero-length one."""
     neck, head = joints_m[:, body.neck_joint], joints_m[:, body.head_joint]  # (T, 3)
     up = (head - neck) / np.maximum(np.linalg.norm(head - neck, axis=1, keepdims=True), 1e-6)
-    head_r = body.head_radius_m * style.head_scale
+    head_r = body.head_radius_m * look.head_scale
     head_centre = (head + 0.35 * head_r * up)[:, None]  # (T, 1, 3)
     a = np.concatenate([joints_m[:, body.bones[:, 0]], head_centre], axis=1)
     b = np.concatenate([joints_m[:, body.bones[:, 1]], head_centre], axis=1)
-    return a, b, np.append(body.radii_m * style.limb_scale, head_r)
+    return a, b, np.append(body.radii_m * look.limb_scale, head_r)
 
 
 def _highlight_groups(parts: list[list[int]], slots: list[int], lit: np.ndarray, polygons: np.ndarray):
@@ -103,15 +107,43 @@ def _painter_order(depth: np.ndarray, parts: list[list[int]]) -> list[list[tuple
     return [[(p, inner[p][t]) for p in row] for t, row in enumerate(part_order.tolist())]
 
 
-def body_frames(joints_m: np.ndarray, body: BodyModel, style: AvatarStyle, camera: CameraTrack) -> BodyFrames:
+def _stripe_bands(a: np.ndarray, b: np.ndarray, r: np.ndarray, count: int) -> np.ndarray:
+    """a, b: (T, 2) one capsule's end centres, r: (T,) its radius, pixels -> (T, count, 4, 2) band corners, pixels."""
+    axis = b - a
+    length = np.linalg.norm(axis, axis=-1, keepdims=True)
+    across = np.stack([-axis[:, 1], axis[:, 0]], axis=-1) / np.maximum(length, 1e-6) * (0.97 * r)[:, None]
+    centres = (np.arange(count) + 0.5) / count  # (count,) fractions of the axis
+    half = 0.5 * STRIPE_WIDTH / count
+    corners = [(-half, -1.0), (half, -1.0), (half, 1.0), (-half, 1.0)]  # (along the axis, across it)
+    return np.stack([a[:, None] + (centres[None, :, None] + f) * axis[:, None] + s * across[:, None]
+                     for f, s in corners], axis=2)
+
+
+def _stripes(parts: list[list[int]], body: BodyModel, a: np.ndarray, b: np.ndarray, r: np.ndarray,
+             length_m: np.ndarray) -> list[np.ndarray | None]:
+    """Per part, the stripe bands of its thick shirt capsules: (T, n, 4, 2) int32 fixed point, or None.
+
+    a, b: (T, C, 2) capsule ends and r: (T, C) radii in pixels; length_m: (C,) capsule lengths in metres.
+    """
+    thick = (body.slots == SHIRT) & (body.radii_m >= STRIPE_MIN_RADIUS_M)  # (C - 1,): the head is never striped
+    stripes = []
+    for part in parts:
+        bands = [_stripe_bands(a[:, c], b[:, c], r[:, c], max(1, round(length_m[c] / STRIPE_PERIOD_M)))
+                 for c in part if c < len(thick) and thick[c]]
+        stripes.append(np.round(np.concatenate(bands, axis=1) * (1 << SHIFT)).astype(np.int32) if bands else None)
+    return stripes
+
+
+def body_frames(joints_m: np.ndarray, body: BodyModel, look: BodyLook, light: Light,
+                camera: CameraTrack) -> BodyFrames:
     """joints_m: (T, J, 3) metres -> the polygons of every capsule per frame, and the drawing order."""
-    a_m, b_m, radius_m = _capsule_ends(joints_m, body, style)
+    a_m, b_m, radius_m = capsule_ends(joints_m, body, look)
     a, a_depth = camera.project(a_m)  # (T, C, 2), (T, C)
     b, b_depth = camera.project(b_m)
     depth = (a_depth + b_depth) / 2
     r = radius_m * camera.focal_px / depth  # (T, C) base radius, pixels
     edge = max(1.0, camera.height / 256)  # outline width, pixels
-    shift = _towards_light(a, b, light_screen_direction(camera.rotation)) * (0.45 * r)[..., None]
+    shift = _towards_light(a, b, light_screen_direction(camera.rotation, light)) * (0.45 * r)[..., None]
     inset = HIGHLIGHT_INSET * (b - a)
     head = len(radius_m) - 1
     parts = [list(map(int, p)) + ([head] if i == body.head_part else []) for i, p in enumerate(body.parts)]
@@ -123,5 +155,7 @@ def body_frames(joints_m: np.ndarray, body: BodyModel, style: AvatarStyle, camer
         outline=capsule_polygons(a, b, r + edge, ring),
         base=capsule_polygons(a, b, r, ring),
         highlights=_highlight_groups(parts, slots, radius_m >= MIN_HIGHLIGHT_M, highlight),
+        stripes=(_stripes(parts, body, a, b, r, np.linalg.norm(b_m[0] - a_m[0], axis=-1))
+                 if look.stripe is not None else [None] * len(parts)),
         slots=slots,
     )

@@ -7,11 +7,15 @@ from functools import lru_cache
 
 import numpy as np
 
-from lavimo.render.avatars import AvatarStyle
+from lavimo.render.avatars import RGB, BodyLook
+from lavimo.render.backgrounds import BackdropImages, backdrop_images
 from lavimo.render.body import BodyModel
 from lavimo.render.camera import CameraTrack
 from lavimo.render.capsules import BodyFrames, body_frames
-from lavimo.render.ground import FloorFrames, FloorLayout, background_image, floor_polygons
+from lavimo.render.finish import FinishFrames, finish_frames
+from lavimo.render.ground import FloorFrames, farthest_ahead, floor_polygons, floor_reach
+from lavimo.render.light import HIGHLIGHT_SHADE, RIM_SHADE
+from lavimo.render.randomise import ClipLook
 from lavimo.render.shadow import ShadowFrames, shadow_frames
 
 
@@ -19,13 +23,14 @@ from lavimo.render.shadow import ShadowFrames, shadow_frames
 class ClipScene:
     """Everything to draw a clip; built once, then read frame by frame by draw.draw_frame."""
 
-    background: np.ndarray  # (H, W, 3) uint8 sky and hazy floor, the same for every frame
+    backdrop: BackdropImages  # sky or texture and hazy floor, the same for every frame; a room's walls
     floor: FloorFrames
     body: BodyFrames
     shadow: ShadowFrames
-    colours: dict  # see style_palette
+    finish: FinishFrames
+    colours: dict  # see palette
     num_frames: int
-    floor_cache: dict = field(default_factory=dict)  # floor key -> (H, W, 3) uint8 background with tiles
+    floor_cache: dict = field(default_factory=dict)  # floor key -> (H, W, 3) uint8 backdrop with the floor pattern
 
 
 def _shade(colour, factor: float) -> tuple[int, int, int]:
@@ -36,30 +41,29 @@ def _shade(colour, factor: float) -> tuple[int, int, int]:
 
 
 @lru_cache(maxsize=256)
-def _palette(style: AvatarStyle, slots: tuple[int, ...]) -> dict:
-    return style_palette(style, list(slots))
-
-
-def style_palette(style: AvatarStyle, slots: list[int]) -> dict:
-    """Per capsule (by its colour slot) the outline, base and highlight colours; the floor tile colours."""
-    by_slot = (style.skin, style.shirt, style.trousers, style.shoes)  # indexed by body.SKIN .. body.SHOES
+def palette(look: BodyLook, floor_alt: RGB, strength: float, slots: tuple[int, ...]) -> dict:
+    """Per capsule (by its colour slot) the outline, base and highlight colours; the stripes; the floor pattern."""
+    by_slot = (look.skin, look.shirt, look.trousers, look.shoes)  # indexed by body.SKIN .. body.SHOES
     return {
-        "outline": [_shade(by_slot[s], 0.45) for s in slots],
+        "outline": [_shade(by_slot[s], RIM_SHADE ** strength) for s in slots],
         "base": [_shade(by_slot[s], 1.0) for s in slots],
-        "highlight": [_shade(by_slot[s], 1.45) for s in slots],
-        "floor": _shade(style.ground_alt, 1.0),
+        "highlight": [_shade(by_slot[s], HIGHLIGHT_SHADE ** strength) for s in slots],
+        "stripe": None if look.stripe is None else _shade(look.stripe, 1.0),
+        "floor": _shade(floor_alt, 1.0),
     }
 
 
-def build_scene(joints_m: np.ndarray, body: BodyModel, style: AvatarStyle, camera: CameraTrack,
-                floor: FloorLayout = FloorLayout()) -> ClipScene:
+def build_scene(joints_m: np.ndarray, body: BodyModel, look: ClipLook, camera: CameraTrack) -> ClipScene:
     """joints_m: (T, J, 3) metres, one camera per frame -> the clip's draw lists."""
-    frames = body_frames(joints_m, body, style, camera)
+    frames = body_frames(joints_m, body, look.body, look.light, camera)
+    subject_m = farthest_ahead(camera, joints_m)
+    far_m, haze_m = floor_reach(camera, subject_m)
     return ClipScene(
-        background=background_image(camera, style.sky, style.ground, floor),
-        floor=floor_polygons(camera, floor),
+        backdrop=backdrop_images(camera, look.backdrop, look.floor.colour, far_m, haze_m, subject_m),
+        floor=floor_polygons(camera, look.floor, far_m),
         body=frames,
-        shadow=shadow_frames(joints_m, body, style, camera),
-        colours=_palette(style, tuple(frames.slots)),
+        shadow=shadow_frames(joints_m, body, look.body, look.light, camera),
+        finish=finish_frames(look.finish, camera.width, camera.height),
+        colours=palette(look.body, look.floor.colour_alt, look.light.strength, tuple(frames.slots)),
         num_frames=len(joints_m),
     )

@@ -1,4 +1,4 @@
-"""render_motion_video: joint positions (T, J, 3) -> an H.264 mp4 of a shaded avatar followed by a camera."""
+"""render_motion_video: joint positions (T, J, 3) and a ClipLook -> an H.264 mp4 of a shaded avatar in a scene."""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ from pathlib import Path
 import numpy as np
 
 from lavimo.data.skeleton import Skeleton
-from lavimo.render.avatars import AvatarStyle
 from lavimo.render.body import body_model
-from lavimo.render.camera import CameraRig, follow_camera
+from lavimo.render.camera import place_camera
+from lavimo.render.capsules import capsule_ends
 from lavimo.render.draw import draw_frame
-from lavimo.render.encode import DEFAULT_CRF, DEFAULT_KEYFRAME_INTERVAL, DEFAULT_PRESET, EncoderSettings, H264Writer
+from lavimo.render.encode import DEFAULT_KEYFRAME_INTERVAL, DEFAULT_PRESET, EncoderSettings, H264Writer
+from lavimo.render.randomise import ClipLook
 from lavimo.render.scene import ClipScene, build_scene
 
 CHUNK_FRAMES = 16  # frames drawn before they are encoded
 MAX_REACH_M = 10_000.0  # joints farther than this from the origin are taken for a unit mistake
+FACING_STEP_DEG = 0.01  # the first frame's facing is rounded to this: a clip stored facing +z stays as it is
 
 
 @dataclass(frozen=True)
@@ -48,42 +50,59 @@ def validate_joints(joints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     return joints.astype(np.float64)
 
 
-def prepare_scene(joints: np.ndarray, skeleton: Skeleton, style: AvatarStyle, resolution: int,
-                  fps: float | None = None, rig: CameraRig = CameraRig()) -> ClipScene:
+def facing_frame(joints_m: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """joints_m: (T, J, 3) -> (T, J, 3) turned about y and shifted so that frame 0's root is above the origin,
+    facing +z (forward = up x across hips and shoulders, as HumanML3D); camera and light are placed in this frame."""
+    r_hip, l_hip, r_shoulder, l_shoulder = skeleton.face_joints
+    first, root = joints_m[0], skeleton.parents.index(-1)
+    across = (first[r_hip] - first[l_hip]) + (first[r_shoulder] - first[l_shoulder])  # (3,)
+    facing = np.round(np.degrees(np.arctan2(across[2], -across[0])) / FACING_STEP_DEG) * FACING_STEP_DEG
+    c, s = np.cos(np.deg2rad(facing)), np.sin(np.deg2rad(facing))  # forward (sin, 0, cos) -> +z
+    centred = joints_m - np.array([first[root, 0], 0.0, first[root, 2]])
+    x, z = centred[..., 0], centred[..., 2]
+    return np.stack([x * c - z * s, centred[..., 1], x * s + z * c], axis=-1)
+
+
+def prepare_scene(joints: np.ndarray, skeleton: Skeleton, look: ClipLook, resolution: int,
+                  fps: float | None = None) -> ClipScene:
     """joints: (T, J, 3) in the skeleton's units -> the clip's draw lists (camera, floor, shadow, body)."""
     joints_m = validate_joints(joints, skeleton) * skeleton.meters_per_unit  # (T, J, 3) metres
     reach = float(np.abs(joints_m).max())
     if reach > MAX_REACH_M:
         raise ValueError(f"joints reach {reach:.3g} m from the origin; are they in {skeleton.name}'s units "
                          f"({skeleton.meters_per_unit} m per unit)?")
+    joints_m = facing_frame(joints_m, skeleton)
+    body = body_model(skeleton)
+    a, b, radii = capsule_ends(joints_m, body, look.body)  # (T, C, 3) twice, (C,): the body's extent
     root = skeleton.parents.index(-1)  # the pelvis the camera follows
-    camera = follow_camera(joints_m[:, root], fps or skeleton.fps, resolution, rig)
-    return build_scene(joints_m, body_model(skeleton), style, camera)
+    camera = place_camera(joints_m[:, root], np.concatenate([a, b], axis=1), np.concatenate([radii, radii]),
+                          look.camera, fps or skeleton.fps, resolution)
+    return build_scene(joints_m, body, look, camera)
 
 
-def render_frames(joints: np.ndarray, skeleton: Skeleton, *, style: AvatarStyle, resolution: int = 256,
+def render_frames(joints: np.ndarray, skeleton: Skeleton, *, look: ClipLook, resolution: int = 256,
                   fps: float | None = None):
     """Yields the clip's frames, (resolution, resolution, 3) uint8 RGB, one per motion frame (same buffer reused)."""
-    scene = prepare_scene(joints, skeleton, style, resolution, fps)
+    scene = prepare_scene(joints, skeleton, look, resolution, fps)
     image = np.empty((resolution, resolution, 3), np.uint8)
     for t in range(scene.num_frames):
         yield draw_frame(image, scene, t)
 
 
-def render_motion_video(joints: np.ndarray, skeleton: Skeleton, out_path: str | os.PathLike, *, style: AvatarStyle,
+def render_motion_video(joints: np.ndarray, skeleton: Skeleton, out_path: str | os.PathLike, *, look: ClipLook,
                         resolution: int = 256, fps: float | None = None,
-                        keyframe_interval: int | None = DEFAULT_KEYFRAME_INTERVAL, crf: int = DEFAULT_CRF,
+                        keyframe_interval: int | None = DEFAULT_KEYFRAME_INTERVAL,
                         preset: str = DEFAULT_PRESET) -> VideoInfo:
     """joints: (T, J, 3) in the skeleton's units (y up) -> an H.264 yuv420p mp4 at out_path (local), T frames.
 
-    fps defaults to skeleton.fps; keyframe_interval None leaves x264's default GOP. The file is written
-    under a temporary name next to out_path and renamed when complete.
+    fps defaults to skeleton.fps; keyframe_interval None leaves x264's default GOP; the look's finish sets the
+    CRF. The file is written under a temporary name next to out_path and renamed when complete.
     """
     if resolution < 16 or resolution % 2:
         raise ValueError(f"resolution must be an even number >= 16, got {resolution}")
     fps = float(fps if fps is not None else skeleton.fps)
-    settings = EncoderSettings(preset=preset, crf=crf, keyframe_interval=keyframe_interval)
-    scene = prepare_scene(joints, skeleton, style, resolution, fps)
+    settings = EncoderSettings(preset=preset, crf=look.finish.crf, keyframe_interval=keyframe_interval)
+    scene = prepare_scene(joints, skeleton, look, resolution, fps)
     chunk = np.empty((min(CHUNK_FRAMES, scene.num_frames), resolution, resolution, 3), np.uint8)  # (n, H, W, 3) RGB
     with H264Writer(out_path, resolution, resolution, fps, settings) as writer:
         for start in range(0, scene.num_frames, len(chunk)):
