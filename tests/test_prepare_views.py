@@ -8,26 +8,24 @@ import dataclasses
 import json
 import os
 
-import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
 from lavimo.config import load_config
 from lavimo.data.datasets import DATASET_SPECS, ClipRules, index_split
-from lavimo.data.manifest import ManifestInfo, held_out_split, manifest_path, read_manifest
-from lavimo.data.prepare import PrepareSummary, is_prepared, write_manifests
+from lavimo.data.manifest import held_out_split, manifest_path, read_manifest
+from lavimo.data.prepare import is_prepared
 from lavimo.data.prepare_motion import MotionJob, held_out_location, prepare_motion, video_location
 from lavimo.data.samples import stream_table
 from lavimo.data.skeleton import HUMANML3D
 from lavimo.data.skip_report import SkipReport
 from lavimo.render.randomise import draw_look
 from lavimo.train import trainer
-from tests.folders import write_dataset
+from tests.folders import prepare_here, write_dataset
 from tests.looks import CPU_DEMO
 
 CAPTION = "a person walks forward#a/DET person/NOUN#0.0#0.0"
 SPLITS = {"train": ["000001", "M000001"], "val": ["000002"], "test": ["000003", "M000003"]}
-EMBEDDING = np.full(4, 0.5, np.float32)  # (E,) every caption's, unit length
 
 
 @pytest.fixture
@@ -92,22 +90,8 @@ def test_a_supplied_video_is_the_only_view_and_gets_no_held_out_video(folder, tm
     assert prepare_motion(_items(folder, "test")[1], disabled).held_out_video is None
 
 
-def _prepare_all(folder, tmp_path, **render):
-    """What prepare_dataset does after the Ray stage, run here: every motion, then the manifests; the config."""
-    job = _job(folder, tmp_path, **render)
-    config = load_config(CPU_DEMO, [f"data.root={folder}", f"data.prepared={job.prepared}"])
-    config = dataclasses.replace(config, render=job.render)
-    results = [prepare_motion(item, job) for split in SPLITS for item in _items(folder, split)]
-    info = ManifestInfo("humanml3d", "humanml3d", 263, 20.0, str(folder / "Mean.npy"), str(folder / "Std.npy"),
-                        "test", len(EMBEDDING))
-    summary = PrepareSummary(prepared=job.prepared)
-    write_manifests([r.row for r in results], {r.id: r.held_out_video for r in results if r.held_out_video},
-                    {CAPTION.split("#")[0]: EMBEDDING}, info, config, summary)
-    return config, summary
-
-
 def test_held_out_videos_are_only_in_the_held_out_manifest(folder, tmp_path):
-    config, summary = _prepare_all(folder, tmp_path, views_per_motion=2)
+    config, summary = prepare_here(folder, tmp_path / "prepared", views_per_motion=2)
     prepared = config.data.prepared
     held_out = manifest_path(prepared, held_out_split("test"))
     assert held_out.endswith("manifest/test_held_out.parquet") and summary.held_out == {"test": held_out}
@@ -126,7 +110,7 @@ def test_held_out_videos_are_only_in_the_held_out_manifest(folder, tmp_path):
 
 
 def test_training_and_validation_never_open_the_held_out_manifest(folder, tmp_path, monkeypatch):
-    config, _ = _prepare_all(folder, tmp_path)
+    config, _ = prepare_here(folder, tmp_path / "prepared")
     opened, streamed = [], {}
     read_table, read_schema = pq.read_table, pq.read_schema
     monkeypatch.setattr(pq, "read_table", lambda path, **kw: opened.append(str(path)) or read_table(path, **kw))
@@ -148,18 +132,18 @@ def test_training_and_validation_never_open_the_held_out_manifest(folder, tmp_pa
 
 
 def test_a_split_with_supplied_videos_gets_no_held_out_manifest_and_says_why(folder, tmp_path):
-    _prepare_all(folder, tmp_path)  # an earlier preparation wrote one
+    prepare_here(folder, tmp_path / "prepared")  # an earlier preparation wrote one
     (folder / "videos").mkdir()
     (folder / "videos" / "000003.mp4").write_bytes(open(video_location(str(tmp_path / "prepared"), _job(
         folder, tmp_path).render, "000003"), "rb").read())
-    config, summary = _prepare_all(folder, tmp_path)
+    config, summary = prepare_here(folder, tmp_path / "prepared")
     assert not (tmp_path / "prepared" / "manifest" / "test_held_out.parquet").exists()  # the old one is gone
     assert summary.held_out["test"].startswith("none, 1 of its 2 motions have videos supplied")
     assert "held-out style of test: none, 1 of its 2" in summary.describe()
 
 
 def test_a_folder_is_prepared_when_the_held_out_style_was_considered(folder, tmp_path):
-    config, summary = _prepare_all(folder, tmp_path)
+    config, summary = prepare_here(folder, tmp_path / "prepared")
     report = tmp_path / "prepared" / "prepare_report.json"
     assert not is_prepared(config)  # no report yet: held-out style not known to be considered
     report.write_text(json.dumps(summary.to_dict()))

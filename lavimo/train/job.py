@@ -26,7 +26,9 @@ class JobSummary:
     def describe(self) -> str:
         return "\n".join([
             f"test split, All protocol ({self.run.name}):",
-            markdown_table(self.evaluation.protocols.results["all"]),
+            markdown_table(self.evaluation.headline()),
+            *([f"held-out style: skipped, {self.evaluation.held_out.skipped}"] if self.evaluation.held_out.skipped
+              else []),
             f"every protocol:  {storage.join(self.evaluation.folder, 'results.md')}",
             f"best checkpoint: {self.run.best_checkpoint}",
             f"run folder:      {self.run.folder}",
