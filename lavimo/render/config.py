@@ -140,9 +140,9 @@ class LightRanges:
 
 # The held-out style's fixed ranges (drawn by lavimo/render/heldout.py). RenderConfig.validate keeps every training
 # range outside them, so that no training or validation video can look like a held-out one.
-HELD_OUT_CAMERA = CameraRanges(elevation_deg=(42.0, 55.0), fov_deg=(12.0, 20.0), body_fraction=(0.6, 0.8),
+HELD_OUT_CAMERA = CameraRanges(elevation_deg=(42.0, 55.0), fov_deg=(12.0, 20.0), body_fraction=(0.7, 0.9),
                                follow_probability=1.0, keep_in_view=True)  # looks down steeply, telephoto, far
-HELD_OUT_LIMB_SCALE: Range = (0.45, 0.6)  # the ellipsoid limbs' thickness, times a capsule's radius: thin
+HELD_OUT_LIMB_SCALE: Range = (0.55, 0.7)  # the ellipsoid limbs' thickness, times a capsule's radius: thin
 HELD_OUT_BODY = HsvRange(saturation=(0.97, 1.0), value=(0.97, 1.0))  # neon: every body colour fully saturated
 HELD_OUT_BACKDROP = HsvRange(saturation=(0.3, 0.8), value=(0.02, 0.12))  # the near-black gradient's two ends
 HELD_OUT_RINGS = HsvRange(saturation=(0.6, 1.0), value=(0.18, 0.28))  # the dark circles on it

@@ -28,7 +28,7 @@ from lavimo.render.ground import SHIFT
 from lavimo.render.randomise import draw_camera, draw_colour
 
 OUTLINE: RGB = (12, 12, 12)
-OUTLINE_PER_HEIGHT = 1 / 40  # outline width as a share of the frame's height (3 px at 128; training: 1 px rim)
+OUTLINE_PER_HEIGHT = 1 / 64  # outline width per frame height (2 px at 128, 4 at 256; training: a 1 px rim)
 ELLIPSE_VERTICES = 16
 OVERHANG = 0.5  # an ellipse reaches this many of its radii past each end of its bone
 HEAD_SCALE = 1.1  # the box head's half side, times the head sphere's radius

@@ -88,7 +88,7 @@ def prepare_scene(joints: np.ndarray, skeleton: Skeleton, look: Look, resolution
     return build_scene(joints_m, body, look, camera)
 
 
-def _draw(image: np.ndarray, scene: ClipScene | HeldOutScene, t: int) -> np.ndarray:
+def draw_scene_frame(image: np.ndarray, scene: ClipScene | HeldOutScene, t: int) -> np.ndarray:
     """image: (H, W, 3) uint8 RGB, overwritten with frame t of either look's scene."""
     return draw_held_out_frame(image, scene, t) if isinstance(scene, HeldOutScene) else draw_frame(image, scene, t)
 
@@ -99,7 +99,7 @@ def render_frames(joints: np.ndarray, skeleton: Skeleton, *, look: Look, resolut
     scene = prepare_scene(joints, skeleton, look, resolution, fps)
     image = np.empty((resolution, resolution, 3), np.uint8)
     for t in range(scene.num_frames):
-        yield _draw(image, scene, t)
+        yield draw_scene_frame(image, scene, t)
 
 
 def render_motion_video(joints: np.ndarray, skeleton: Skeleton, out_path: str | os.PathLike, *, look: Look,
@@ -121,7 +121,7 @@ def render_motion_video(joints: np.ndarray, skeleton: Skeleton, out_path: str | 
         for start in range(0, scene.num_frames, len(chunk)):
             count = min(len(chunk), scene.num_frames - start)
             for i in range(count):  # drawing a few frames, then encoding them, keeps each stage's data in cache
-                _draw(chunk[i], scene, start + i)
+                draw_scene_frame(chunk[i], scene, start + i)
             for i in range(count):
                 writer.write(chunk[i])
     return VideoInfo(num_frames=scene.num_frames, fps=fps, width=resolution, height=resolution,
