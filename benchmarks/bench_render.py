@@ -1,8 +1,10 @@
-"""Benchmark of motion-video rendering: the first renderer's look against the randomised look, and keyframe intervals.
+"""Benchmark of motion-video rendering: the first renderer's look against the randomised look and the held-out style,
+and keyframe intervals.
 
 Renders N synthetic motions of T frames (half walking, half in place) in one process with OpenCV and x264 held
-to one thread, so frames/s are per core. Both looks render the same motions at the same resolution: the pinned
-look is cpu_demo's render settings, the randomised look the defaults (each clip its own draw). CPU time
+to one thread, so frames/s are per core. Every look renders the same motions at the same resolution: the pinned
+look is cpu_demo's render settings, the randomised look the defaults (each clip its own draw), the held-out style
+the test split's second rendering (lavimo/render/heldout.py). CPU time
 (process_time) is reported next to wall time: on a shared machine it is the steadier of the two. With --gops,
 a second table compares keyframe intervals (encode only, draw + encode, decord sampling) on the pinned look.
 Prints Markdown tables.
@@ -25,12 +27,12 @@ import numpy as np
 from lavimo.config import load_config
 from lavimo.data.skeleton import SKELETONS
 from lavimo.data.video import decode_frames, probe_video, uniform_frame_indices
-from lavimo.render.config import RenderConfig
-from lavimo.render.draw import draw_frame
+from lavimo.render.config import HeldOutConfig, RenderConfig
 from lavimo.render.encode import EncoderSettings, H264Writer
+from lavimo.render.heldout import draw_held_out_look
 from lavimo.render.poses import walking_motion
 from lavimo.render.randomise import ClipLook, draw_look
-from lavimo.render.video import prepare_scene, render_motion_video
+from lavimo.render.video import draw_scene_frame, prepare_scene, render_motion_video
 
 PINNED = Path(__file__).resolve().parents[1] / "ray_configs" / "cpu_demo.yaml"
 
@@ -83,7 +85,7 @@ def bench_draw(motions, skeleton, looks, resolution: int) -> tuple[Clock, list[n
         for i, (joints, look) in enumerate(zip(motions, looks)):
             scene = prepare_scene(joints, skeleton, look, resolution)
             for t in range(scene.num_frames):
-                np.copyto(clips[i][t], draw_frame(image, scene, t))
+                np.copyto(clips[i][t], draw_scene_frame(image, scene, t))
     return clock, clips
 
 
@@ -123,11 +125,14 @@ def bench_decode(paths: list[Path], samples: int, repeats: int) -> Clock:
 
 
 def compare_looks(motions, skeleton, out_dir: Path, args) -> list[ClipLook]:
-    """The look table: the same motions in the pinned and the randomised look. Returns the pinned looks."""
+    """The look table: the same motions in the pinned and the randomised look, and in the held-out style. Returns
+    the pinned looks."""
     total = sum(len(m) for m in motions)
     pinned = dataclasses.replace(load_config(PINNED).render, resolution=args.resolution)
     families = {"pinned (cpu_demo: the first renderer's look)": draw_looks(pinned, len(motions)),
-                "randomised (the defaults)": draw_looks(RenderConfig(resolution=args.resolution), len(motions))}
+                "randomised (the defaults)": draw_looks(RenderConfig(resolution=args.resolution), len(motions)),
+                "held-out style (test split only)": [draw_held_out_look(HeldOutConfig(), f"{i:06d}")
+                                                     for i in range(len(motions))]}
     print("| look | draw only, frames/s | draw + encode, frames/s | KB per motion | KB per s of video |")
     print("|---|---|---|---|---|")
     rows = []  # per look, the clips' middle frames side by side

@@ -1,13 +1,23 @@
-"""Small dataset folders in the HumanML3D / KIT-ML layout, written by the tests."""
+"""Small dataset folders in the HumanML3D / KIT-ML layout, written by the tests, and their preparation without Ray."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
+from lavimo.config import LavimoConfig, load_config
+from lavimo.data.datasets import index_split
 from lavimo.data.features import joints_to_features
+from lavimo.data.manifest import ManifestInfo
+from lavimo.data.prepare import PrepareSummary, dataset_spec, write_manifests
+from lavimo.data.prepare_motion import MotionJob, prepare_motion
 from lavimo.data.skeleton import Skeleton
+from lavimo.data.skip_report import SkipReport
+from tests.looks import CPU_DEMO
+
+EMBEDDING_DIM = 4  # prepare_here's caption embeddings
 
 
 def standing_walk(skeleton: Skeleton, num_frames: int, seed: int) -> np.ndarray:
@@ -53,3 +63,25 @@ def write_dataset(
     np.save(root / "Mean.npy", stacked.mean(0))
     np.save(root / "Std.npy", stacked.std(0) + 1e-2)
     return root
+
+
+def prepare_here(root: Path, prepared: Path, **render) -> tuple[LavimoConfig, PrepareSummary]:
+    """What jobs/prepare_data.py does, here and without Ray, for a HumanML3D-layout folder with train, val and test
+    splits: every motion checked and rendered (cpu_demo's look at 32 px, changed by `render`; motions of 10 frames
+    and more), then the manifests, every caption embedded as one fixed unit vector. Returns the config the folder
+    was prepared with and the summary (no report is written)."""
+    config = load_config(CPU_DEMO, [f"data.root={root}", f"data.prepared={prepared}", "data.dataset=humanml3d",
+                                    "data.min_motion_frames=10"])
+    config = dataclasses.replace(config, render=dataclasses.replace(config.render, resolution=32, **render))
+    spec, rules = dataset_spec(config.data)
+    job = MotionJob(str(root), str(prepared), spec, rules, config.render)
+    results = [prepare_motion(item, job) for split in config.data.splits
+               for item in index_split(str(root), split, SkipReport())]
+    rows = [result.row for result in results if result.row is not None]
+    unit = np.full(EMBEDDING_DIM, EMBEDDING_DIM ** -0.5, np.float32)  # (E,)
+    info = ManifestInfo(spec.name, spec.skeleton.name, spec.feature_dim, spec.fps, str(root / "Mean.npy"),
+                        str(root / "Std.npy"), "test", EMBEDDING_DIM)
+    summary = PrepareSummary(prepared=str(prepared))
+    write_manifests(rows, {r.id: r.held_out_video for r in results if r.held_out_video},
+                    {caption: unit for row in rows for caption in row["captions"]}, info, config, summary)
+    return config, summary

@@ -28,13 +28,16 @@ MOTIONS = {
 }
 
 
-def write_index_video(path: Path, num_frames: int, fps: float) -> None:
-    """Frame i shows i in binary: bit k is column k (BIT_WIDTH pixels wide), white when set."""
+VIEW_STEP = 64  # an index-coded view k of write_mirrored_prepared shows VIEW_STEP * k + its frame number
+
+
+def write_index_video(path: Path, num_frames: int, fps: float, first: int = 0) -> None:
+    """Frame i shows first + i in binary: bit k is column k (BIT_WIDTH pixels wide), white when set."""
     with H264Writer(path, SIZE, SIZE, fps) as writer:
         for i in range(num_frames):
             frame = np.zeros((SIZE, SIZE, 3), np.uint8)
             for bit in range(SIZE // BIT_WIDTH):
-                if i >> bit & 1:
+                if first + i >> bit & 1:
                     frame[:, bit * BIT_WIDTH:(bit + 1) * BIT_WIDTH] = 255
             writer.write(frame)
 
@@ -58,14 +61,22 @@ def _video(root: Path, motion_id: str, kind: str, index: int) -> tuple[Path, int
     return path, count, fps
 
 
-def _row(root: Path, motion_id: str, captions: list[str], video: tuple[Path, int, float], embeddings) -> dict:
+def _views(root: Path, motion_id: str, count: int, first_view: int) -> tuple[list[Path], int, float]:
+    """`count` index-coded views of a motion at FPS, view k showing frame numbers from VIEW_STEP * (first_view + k)."""
+    paths = [root / "videos" / f"{motion_id}_v{k}.mp4" for k in range(count)]
+    for k, path in enumerate(paths):
+        write_index_video(path, NUM_FRAMES + 1, FPS, first=VIEW_STEP * (first_view + k))
+    return paths, NUM_FRAMES + 1, FPS
+
+
+def _row(root: Path, motion_id: str, captions: list[str], videos: tuple[list[Path], int, float], embeddings) -> dict:
     """A manifest row of a motion written by write_dataset under root/"data", its captions on the whole clip."""
-    path, video_frames, video_fps = video
+    paths, video_frames, video_fps = videos
     return {
         "id": motion_id, "split": "train", "num_frames": NUM_FRAMES, "fps": FPS,
         "feature_path": str(root / "data" / "new_joint_vecs" / f"{motion_id}.npy"),
         "joints_path": str(root / "data" / "new_joints" / f"{motion_id}.npy"),
-        "video_path": str(path), "video_num_frames": video_frames, "video_fps": video_fps,
+        "video_paths": [str(path) for path in paths], "video_num_frames": video_frames, "video_fps": video_fps,
         "video_rendered": False, "captions": captions, "caption_start": [0.0] * len(captions),
         "caption_end": [0.0] * len(captions),
         "caption_embeddings": (embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)).tolist(),
@@ -78,9 +89,10 @@ def _info(root: Path) -> ManifestInfo:
                         sentence_model="test", embedding_dim=EMBEDDING_DIM)
 
 
-def write_mirrored_prepared(root: Path) -> tuple[Path, ManifestInfo]:
+def write_mirrored_prepared(root: Path, views: int = 1) -> tuple[Path, ManifestInfo]:
     """000001 and its mirror M000001 (other features, left and right swapped in the captions), and 000002 whose
-    mirror is not in the split; index-coded videos; `manifest.parquet` under root."""
+    mirror is not in the split; `views` index-coded videos each, view k of an M-id showing frame numbers from
+    VIEW_STEP * (k + 2), of the others from VIEW_STEP * k (views <= 2); `manifest.parquet` under root."""
     captions = {"000001": ["a person waves the left hand.", "someone raises the left arm."],
                 "M000001": ["a person waves the right hand.", "someone raises the right arm."],
                 "000002": ["a person jumps on the spot."]}
@@ -88,9 +100,9 @@ def write_mirrored_prepared(root: Path) -> tuple[Path, ManifestInfo]:
                   {"train": list(captions)}, num_frames=NUM_FRAMES)
     (root / "videos").mkdir()
     rng = np.random.default_rng(0)
-    rows = [_row(root, motion_id, lines, _video(root, motion_id, "index", i),
+    rows = [_row(root, motion_id, lines, _views(root, motion_id, views, 2 * motion_id.startswith("M")),
                  rng.normal(size=(len(lines), EMBEDDING_DIM)))
-            for i, (motion_id, lines) in enumerate(captions.items())]
+            for motion_id, lines in captions.items()]
     write_manifest(rows, _info(root), str(root / "manifest.parquet"))
     return root / "manifest.parquet", _info(root)
 
@@ -109,7 +121,7 @@ def write_prepared(root: Path) -> tuple[Path, ManifestInfo]:
             "id": motion_id, "split": "train", "num_frames": NUM_FRAMES, "fps": FPS,
             "feature_path": str(root / "data" / "new_joint_vecs" / f"{motion_id}.npy"),
             "joints_path": str(root / "data" / "new_joints" / f"{motion_id}.npy"),
-            "video_path": str(video), "video_num_frames": video_frames, "video_fps": video_fps,
+            "video_paths": [str(video)], "video_num_frames": video_frames, "video_fps": video_fps,
             "video_rendered": kind == "rendered", "captions": captions, "caption_start": starts, "caption_end": ends,
             "caption_embeddings": (embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)).tolist(),
         })

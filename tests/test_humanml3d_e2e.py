@@ -80,6 +80,8 @@ def test_a_humanml3d_evaluation_shows_the_papers_rows_the_whole_gallery_and_its_
     for row in ("| TMR |", "| LAVIMO (3-modal) |", "| LAVIMO (2-modal) |", "| TEMOS |", "| LAVIMO-on-Ray (ours) |"):
         assert row in markdown, row
     assert "Video-motion retrieval" in markdown and "(e) Exact-caption pairs" in markdown
+    assert markdown.count("| LAVIMO-on-Ray (ours), held-out style |") == 5  # beside video-motion, every protocol
+    assert "Held-out style: the same 7 pairs" in markdown
     assert "Gallery: 7 pairs, the whole split" in markdown
     assert "2 motions have a window longer than 196 frames" in markdown  # 000011 and M000011, 230 frames
     assert f"the ids of {config.eval.dissimilar_ids}" in markdown
@@ -87,5 +89,7 @@ def test_a_humanml3d_evaluation_shows_the_papers_rows_the_whole_gallery_and_its_
     document = json.loads((tmp_path / "evaluation" / "results.json").read_text())
     assert list(document["protocols"]) == ["all", "threshold_0.95", "threshold_0.8", "dissimilar", "exact_caption"]
     assert document["dissimilar_ids"] == config.eval.dissimilar_ids
+    assert document["held_out_style"]["skipped"] == "" and set(document["held_out_style"]["protocols"]["all"]) == {
+        "v2m", "m2v"}
     assert evaluation.protocols.dissimilar_ids == ["000010", "000011", "000013"]
     assert dataclasses.asdict(evaluation.protocols)["notes"][-1].startswith("Rows of other methods")

@@ -68,7 +68,13 @@ def test_prepare_data_renders_embeds_writes_manifests_and_resumes(tmp_path, ray_
     assert not list(videos.rglob("*.tmp*"))
 
     rows = _check_manifests(tmp_path)
-    assert report["videos_rendered"] + report["videos_reused"] == len(rows)
+    held_out = read_manifest(manifest_path(str(tmp_path / "prepared"), "test_held_out"))[0].to_pylist()
+    test_ids = [row["id"] for row in rows if row["split"] == "test"]
+    assert [row["id"] for row in held_out] == test_ids and report["motions"]["test_held_out"] == len(test_ids)
+    for row in held_out:  # the test pairs again, with videos in the held-out style of their own folder
+        (path,) = row["video_paths"]
+        assert "/held_out_" in path and probe_video(path).num_frames == row["video_num_frames"]
+    assert report["videos_rendered"] + report["videos_reused"] == len(rows) + len(held_out)  # one view each
     assert report["videos_reused"] >= len(before_kill)
     assert report["captions_embedded"] == report["captions_total"] > 0
     skipped = report["skipped"]["counts"]
@@ -89,7 +95,9 @@ def _check_manifests(tmp_path):
         rows += table.to_pylist()
     assert len({r["id"] for r in rows}) == len(rows) > 0
     for row in rows:
-        video = probe_video(row["video_path"])
+        (path,) = row["video_paths"]  # render.views_per_motion 1: one view
+        assert "/held_out_" not in path
+        video = probe_video(path)
         assert video.num_frames == row["video_num_frames"] == row["num_frames"] + 1
         assert (video.width, video.height) == (64, 64) and abs(video.fps - 20.0) < 0.01
         assert np.load(row["feature_path"]).shape == (row["num_frames"], 263)

@@ -91,7 +91,7 @@ def test_a_corrupt_rendered_video_is_rendered_again(folder, tmp_path):
     target.parent.mkdir(parents=True)
     target.write_bytes(b"truncated")
     result = prepare_motion(item, job)
-    assert result.rendered and result.row["video_num_frames"] == 51 and result.row["video_path"] == str(target)
+    assert result.rendered == 1 and result.row["video_num_frames"] == 51 and result.row["video_paths"] == [str(target)]
     again = prepare_motion(item, job)
     assert not again.rendered and again.row == result.row
 
@@ -104,9 +104,9 @@ def test_other_render_settings_render_new_videos_beside_the_old(folder, tmp_path
     other_seed = dataclasses.replace(job, render=dataclasses.replace(job.render, style_seed=1))
     for changed in (larger, other_seed):
         result = prepare_motion(item, changed)
-        assert result.rendered and result.row["video_path"] != first.row["video_path"]
-    assert probe_video(prepare_motion(item, larger).row["video_path"]).width == 96
-    assert probe_video(first.row["video_path"]).width == 64  # the first settings' video is still there
+        assert result.rendered and result.row["video_paths"] != first.row["video_paths"]
+    assert probe_video(prepare_motion(item, larger).row["video_paths"][0]).width == 96
+    assert probe_video(first.row["video_paths"][0]).width == 64  # the first settings' video is still there
     assert not prepare_motion(item, job).rendered
 
 
@@ -122,7 +122,7 @@ def test_a_supplied_video_of_another_size_and_rate_is_used_as_it_is(folder, tmp_
     (item,) = [i for i in index_split(str(folder), "train", SkipReport()) if i.id == "good"]
     result = prepare_motion(item, _job(folder, tmp_path))
     assert not result.rendered and result.skips == ()
-    assert result.row["video_path"] == str(path)
+    assert result.row["video_paths"] == [str(path)]  # its only view
     assert (result.row["video_num_frames"], result.row["video_fps"]) == (45, 30.0)
     assert result.row["video_rendered"] is False
     assert not (tmp_path / "prepared" / "videos").exists()
@@ -134,6 +134,6 @@ def test_outputs_at_a_filesystem_uri_go_through_pyarrow(folder, tmp_path):
     (item,) = [i for i in index_split(str(folder), "train", SkipReport()) if i.id == "good"]
     result = prepare_motion(item, job)
     name = f"videos/{job.render.fingerprint()}/good_v0.mp4"
-    assert result.rendered and result.row["video_path"] == f"file://{tmp_path}/remote/{name}"
+    assert result.rendered and result.row["video_paths"] == [f"file://{tmp_path}/remote/{name}"]
     assert probe_video(str(tmp_path / "remote" / name)).num_frames == 51
     assert not prepare_motion(item, job).rendered  # found again through the URI

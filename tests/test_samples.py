@@ -6,14 +6,16 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import pyarrow.compute as pc
 import pytest
 
 from lavimo.data.augment import AugmentRanges, augment_clip, draw_params
-from lavimo.data.manifest import read_manifest
+from lavimo.data.manifest import read_manifest, write_manifest
 from lavimo.data.samples import (SampleBuilder, StreamSettings, manifest_batch, sample_index, stream_table,
                                  unmirrored_count)
 from lavimo.data.video import decode_frames, uniform_frame_indices
-from tests.samples_data import EMBEDDING_DIM, SIZE, read_frame_indices, write_mirrored_prepared, write_prepared
+from tests.samples_data import (EMBEDDING_DIM, SIZE, VIEW_STEP, read_frame_indices, write_mirrored_prepared,
+                                write_prepared)
 
 D = 263
 SETTINGS = StreamSettings(max_motion_frames=40, num_video_frames=4, frame_size=SIZE, max_tokens=16)
@@ -127,7 +129,7 @@ def test_augmentation_changes_pixels_keeps_shapes_and_is_off_in_evaluation(prepa
 
 def test_one_draw_is_applied_to_every_frame_of_a_clip(prepared):
     table, _ = prepared
-    frame = decode_frames(_row(table, "m0")["video_path"], [30])  # (1, 64, 64, 3) a rendered avatar
+    frame = decode_frames(_row(table, "m0")["video_paths"][0], [30])  # (1, 64, 64, 3) a rendered avatar
     clip = np.repeat(frame, 5, axis=0)  # (5, 64, 64, 3) identical frames
     boxes = set()
     for seed in range(12):
@@ -168,13 +170,59 @@ def test_a_flipped_sample_is_the_mirrored_motion_and_caption_with_the_video_flip
     np.testing.assert_array_equal(unflipped(manifest_batch(table))["frames"][x], plain["frames"][x])
 
 
+@pytest.fixture(scope="module")
+def two_views(tmp_path_factory):
+    """(stream table, info): 000001, its mirror M000001 and 000002 with two index-coded views each, and 24 copies
+    r00..r23 of 000002 (no mirror); view k of 000001 shows VIEW_STEP * k + i, of M000001 VIEW_STEP * (k + 2) + i."""
+    manifest, info = write_mirrored_prepared(tmp_path_factory.mktemp("views"), views=2)
+    rows = read_manifest(str(manifest))[0].to_pylist()
+    lonely = next(row for row in rows if row["id"] == "000002")
+    write_manifest(rows + [dict(lonely, id=f"r{i:02d}") for i in range(24)], info, str(manifest))
+    return stream_table(read_manifest(str(manifest))[0]), info
+
+
+def _views_picked(out) -> list[int]:
+    """The view each sample's (unflipped, unaugmented) frames come from."""
+    return [read_frame_indices(frames)[0] // VIEW_STEP for frames in out["frames"]]
+
+
+def test_training_picks_a_view_per_sample_anew_every_epoch_and_the_seed_fixes_the_picks(two_views):
+    table, info = two_views
+    copies = manifest_batch(table.filter(pc.starts_with(table["id"], "r")))
+    settings = dataclasses.replace(SETTINGS, augment=False, flip_probability=0.0)
+
+    def epochs(seed, count=2, training=True):
+        build = SampleBuilder((info.mean_path, info.std_path), "", dataclasses.replace(settings, seed=seed),
+                              training=training, with_video=True, embedding_dim=info.embedding_dim)
+        return [_views_picked(build(copies)) for _ in range(count)]
+
+    first, second = epochs(seed=0)
+    assert len(first) == 24 and set(first) | set(second) == {0, 1}
+    assert first != second  # other rows, other views in the next epoch
+    assert epochs(seed=0) == [first, second]  # the same seed, the same picks
+    assert epochs(seed=1) != [first, second]
+    assert epochs(seed=0, training=False) == [[0] * 24] * 2  # evaluation: always view 0
+
+
+def test_a_flipped_sample_takes_one_of_its_own_views_flipped_with_the_mirrors_motion(two_views):
+    table, info = two_views
+    x = table.filter(pc.equal(table["id"], "000001"))
+    settings = dataclasses.replace(SETTINGS, max_motion_frames=60, augment=False, flip_probability=1.0)
+    build = SampleBuilder((info.mean_path, info.std_path), "", settings, training=True, with_video=True,
+                          embedding_dim=info.embedding_dim)
+    draws = [build(manifest_batch(x)) for _ in range(12)]
+    assert all(draw["index"][0] == sample_index("M000001") for draw in draws)  # the mirror's motion and caption
+    views = [_views_picked({"frames": draw["frames"][:, :, :, ::-1]})[0] for draw in draws]  # unflipped
+    assert set(views) == {0, 1}  # both of 000001's own views, never M000001's (2, 3): those show 000001's motion
+
+
 def test_unreadable_rows_are_flagged_with_a_warning_naming_the_file(prepared, builders, tmp_path, caplog):
     table, _ = prepared
     batch = manifest_batch(table)
     corrupt = tmp_path / "corrupt.mp4"
-    corrupt.write_bytes(Path(_row(table, "m0")["video_path"]).read_bytes()[:600])  # a truncated download
-    batch["video_path"] = batch["video_path"].copy()
-    batch["video_path"][0] = str(corrupt)
+    corrupt.write_bytes(Path(_row(table, "m0")["video_paths"][0]).read_bytes()[:600])  # a truncated download
+    batch["video_paths"] = batch["video_paths"].copy()
+    batch["video_paths"][0] = np.array([str(corrupt)], object)
     batch["feature_path"] = batch["feature_path"].copy()
     batch["feature_path"][2] = str(tmp_path / "missing.npy")
     with caplog.at_level(logging.WARNING, logger="lavimo.data.samples"):

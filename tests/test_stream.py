@@ -23,7 +23,7 @@ def manifest(tmp_path_factory):
     rows = read_manifest(str(path))[0].to_pylist()
     (root / "corrupt.mp4").write_bytes(b"not a video")
     copies = [dict(rows[1], id="copy1"), dict(rows[2], id="copy2"),
-              dict(rows[0], id="bad_video", video_path=str(root / "corrupt.mp4")),
+              dict(rows[0], id="bad_video", video_paths=[str(root / "corrupt.mp4")]),
               dict(rows[1], id="bad_motion", feature_path=str(root / "missing.npy"))]
     write_manifest(rows + copies, info, str(path))
     return str(path), info, {sample_index("bad_video"), sample_index("bad_motion")}

@@ -66,7 +66,7 @@ def test_train_job_submitted_to_a_ray_head_logs_to_mlflow_server_and_keeps_check
     submits to a real cluster; then the checkpoints, the MLflow run, and the evaluate and retrieve jobs on them."""
     entrypoint = ["python", "jobs/train.py", *smoke_arguments(tmp_path, TINY, config="ray_configs/smoke.yaml")]
     job_log = submit_job(ray_head.dashboard, entrypoint, {"MLFLOW_TRACKING_URI": mlflow_server}, timeout_s=900)
-    assert "| t2m |" in job_log and "| v2m |" in job_log
+    assert "| t2m |" in job_log and "| v2m |" in job_log and "| v2m (held-out style) |" in job_log
     env = dict(os.environ, RAY_ADDRESS=ray_head.address, MLFLOW_TRACKING_URI=mlflow_server)
 
     (run_folder,) = (tmp_path / "runs").iterdir()
@@ -79,6 +79,7 @@ def test_train_job_submitted_to_a_ray_head_logs_to_mlflow_server_and_keeps_check
             p.name for p in folder.iterdir()}
     results = json.loads((run_folder / "test_evaluation" / "results.json").read_text())
     assert set(results["protocols"]["all"]) == {"t2m", "m2t", "v2m", "m2v", "t2v", "v2t"}
+    assert set(results["held_out_style"]["protocols"]["all"]) == {"v2m", "m2v"}
     _check_mlflow_run(mlflow_server, record["run_id"])
     best = json.loads(Path(MlflowClient(mlflow_server).download_artifacts(record["run_id"], "best_checkpoint.json"))
                       .read_text())["best_checkpoint"]
@@ -103,6 +104,7 @@ def _check_mlflow_run(uri, run_id):
     assert run.data.tags["data.train_motions_without_mirror"] == "0"  # every synthetic motion has its M-id
     for protocol in ("all", "threshold_0.95", "threshold_0.8", "dissimilar", "exact_caption"):
         assert client.get_metric_history(run_id, f"test/{protocol}/v2m/R1"), protocol
+        assert client.get_metric_history(run_id, f"test/held_out_style/{protocol}/m2v/R1"), protocol
     artifacts = {a.path for a in client.list_artifacts(run_id)}
     assert {"config.json", "test_results.md", "test_results.json", "best_checkpoint.json"} <= artifacts
     table = Path(client.download_artifacts(run_id, "test_results.md")).read_text()

@@ -58,6 +58,11 @@ def is_test_split(split: str) -> bool:
     return "test" in split
 
 
+def is_training_split(split: str) -> bool:
+    """The split that trains: its motions get render.views_per_motion videos, every other split one fixed view."""
+    return split == "train"
+
+
 @dataclass(frozen=True)
 class Caption:
     text: str

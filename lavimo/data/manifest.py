@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 
 from lavimo.data import storage
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: `video_paths`, every view of a motion (1 had one `video_path`)
+HELD_OUT_SUFFIX = "_held_out"  # manifest/test_held_out.parquet: the test split's pairs with held-out style videos
 
 
 def manifest_schema(embedding_dim: int) -> pa.Schema:
@@ -22,8 +23,8 @@ def manifest_schema(embedding_dim: int) -> pa.Schema:
             ("fps", pa.float32()),
             ("feature_path", pa.string()),
             ("joints_path", pa.string()),
-            ("video_path", pa.string()),
-            ("video_num_frames", pa.int32()),
+            ("video_paths", pa.list_(pa.string())),  # (K,) the motion's views; K = 1 but in training
+            ("video_num_frames", pa.int32()),  # every view's: views are rendered from the same joints at one fps
             ("video_fps", pa.float32()),
             ("video_rendered", pa.bool_()),  # False: a video supplied with the dataset
             ("captions", pa.list_(pa.string())),
@@ -62,6 +63,22 @@ def manifest_path(prepared: str, split: str) -> str:
     return storage.join(prepared, "manifest", f"{split}.parquet")
 
 
+def held_out_split(split: str) -> str:
+    """The name of a test split's held-out style manifest: "test" -> "test_held_out" (manifest/test_held_out.parquet).
+
+    Only evaluation opens it; training, validation and sweeps read the train and val manifests by name."""
+    return f"{split}{HELD_OUT_SUFFIX}"
+
+
+def is_current(location: str) -> bool:
+    """A manifest is there and written in this MANIFEST_VERSION (an older one is prepared again)."""
+    if not storage.is_file(location):
+        return False
+    fs, path = storage.resolve(location)
+    info = ManifestInfo.from_metadata(pq.read_schema(path, filesystem=fs).metadata, location)
+    return info.version == MANIFEST_VERSION
+
+
 def write_manifest(rows: list[dict], info: ManifestInfo, location: str) -> None:
     """Writes the rows (dicts with the schema's columns) atomically, sorted by id."""
     schema = manifest_schema(info.embedding_dim).with_metadata(info.to_metadata())
@@ -77,4 +94,8 @@ def read_manifest(location: str) -> tuple[pa.Table, ManifestInfo]:
         table = pq.read_table(path, filesystem=fs)
     except FileNotFoundError:
         raise FileNotFoundError(f"{location}: manifest not found; run jobs/prepare_data.py first") from None
-    return table, ManifestInfo.from_metadata(table.schema.metadata, location)
+    info = ManifestInfo.from_metadata(table.schema.metadata, location)
+    if info.version != MANIFEST_VERSION:
+        raise ValueError(f"{location}: a manifest of version {info.version}, this code reads version "
+                         f"{MANIFEST_VERSION}; run jobs/prepare_data.py again (finished videos are reused)")
+    return table, info

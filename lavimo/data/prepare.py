@@ -1,4 +1,5 @@
-"""Data preparation: index a dataset folder, check and render every motion, embed every caption, write manifests."""
+"""Data preparation: index a dataset folder, check and render every motion, embed every caption, write manifests:
+one per split, and per test split one more whose videos are in the held-out style (manifest/test_held_out.parquet)."""
 
 from __future__ import annotations
 
@@ -10,21 +11,24 @@ from dataclasses import dataclass, field
 from lavimo import pretrained
 from lavimo.config import DataConfig, LavimoConfig
 from lavimo.data import embedding_cache, pipeline, storage
-from lavimo.data.datasets import DATASET_SPECS, ClipRules, DatasetSpec, MotionItem, index_split, load_statistics
-from lavimo.data.manifest import ManifestInfo, manifest_path, write_manifest
+from lavimo.data.datasets import (DATASET_SPECS, ClipRules, DatasetSpec, MotionItem, index_split, is_test_split,
+                                  load_statistics)
+from lavimo.data.manifest import ManifestInfo, held_out_split, is_current, manifest_path, write_manifest
 from lavimo.data.prepare_motion import MotionJob, MotionResult
 from lavimo.data.skip_report import SkipReport
 from lavimo.data.synthetic import generate_synthetic_dataset
 
 log = logging.getLogger(__name__)
+REPORT = "prepare_report.json"
 
 
 @dataclass
 class PrepareSummary:
     prepared: str
-    manifests: dict[str, str] = field(default_factory=dict)  # split -> manifest location
-    motions: dict[str, int] = field(default_factory=dict)  # split -> motions in its manifest
-    videos_rendered: int = 0  # by this run
+    manifests: dict[str, str] = field(default_factory=dict)  # split (or test_held_out) -> manifest location
+    motions: dict[str, int] = field(default_factory=dict)  # split (or test_held_out) -> motions in its manifest
+    held_out: dict[str, str] = field(default_factory=dict)  # test split -> its held-out manifest, or why none
+    videos_rendered: int = 0  # by this run: every view and held-out video
     videos_reused: int = 0  # rendered earlier or supplied with the dataset
     captions_embedded: int = 0  # by this run
     captions_total: int = 0
@@ -36,9 +40,11 @@ class PrepareSummary:
 
     def describe(self) -> str:
         splits = ", ".join(f"{split} {n}" for split, n in self.motions.items())
+        held_out = "".join(f"held-out style of {split}: {where}\n" for split, where in self.held_out.items())
         return (
             f"motions per split: {splits}\n"
             f"videos: {self.videos_rendered} rendered now, {self.videos_reused} reused\n"
+            f"{held_out}"
             f"captions: {self.captions_total} unique, {self.captions_embedded} embedded now\n"
             f"{self.report.summary()}\n"
             f"manifests: {', '.join(self.manifests.values())}"
@@ -85,14 +91,9 @@ def prepare_dataset(config: LavimoConfig) -> PrepareSummary:
     model_name = config.prepare.sentence_model or pretrained.BUNDLED
     info = ManifestInfo(spec.name, spec.skeleton.name, spec.feature_dim, spec.fps, mean_path, std_path,
                         model_name, int(next(iter(embeddings.values())).shape[0]))
-    for split in data.splits:
-        split_rows = [dict(r, caption_embeddings=[embeddings[c] for c in r["captions"]]) for r in rows
-                      if r["split"] == split]
-        summary.manifests[split] = manifest_path(data.prepared, split)
-        summary.motions[split] = len(split_rows)
-        write_manifest(split_rows, info, summary.manifests[split])
-    storage.write_bytes_atomic(storage.join(data.prepared, "prepare_report.json"),
-                               json.dumps(summary.to_dict(), indent=2).encode())
+    held_out = {result.id: result.held_out_video for result in results if result.held_out_video}
+    write_manifests(rows, held_out, embeddings, info, dataclasses.replace(config, data=data), summary)
+    storage.write_bytes_atomic(storage.join(data.prepared, REPORT), json.dumps(summary.to_dict(), indent=2).encode())
     return summary
 
 
@@ -103,8 +104,56 @@ def _collect(results: list[MotionResult], summary: PrepareSummary) -> list[dict]
         if result.row is not None:
             rows.append(result.row)
             summary.videos_rendered += result.rendered
-            summary.videos_reused += not result.rendered
+            summary.videos_reused += result.reused
     return rows
+
+
+def write_manifests(rows: list[dict], held_out: dict[str, str], embeddings: dict, info: ManifestInfo,
+                    config: LavimoConfig, summary: PrepareSummary) -> None:
+    """One manifest per split, and per test split (render.held_out.enabled) its held-out style manifest: the same
+    rows with video_paths = [the held-out video]; `held_out` maps motion ids to their held-out videos."""
+    prepared = config.data.prepared
+    for split in config.data.splits:
+        split_rows = [dict(r, caption_embeddings=[embeddings[c] for c in r["captions"]]) for r in rows
+                      if r["split"] == split]
+        _write(split, split_rows, info, prepared, summary)
+        if is_test_split(split) and config.render.held_out.enabled:
+            _write_held_out(split, split_rows, held_out, info, prepared, summary)
+        else:
+            storage.delete(manifest_path(prepared, held_out_split(split)))  # an earlier preparation's
+
+
+def _write_held_out(split: str, rows: list[dict], videos: dict[str, str], info: ManifestInfo, prepared: str,
+                    summary: PrepareSummary) -> None:
+    """A test split's held-out style manifest, or none when some of its videos came with the dataset (said why)."""
+    name = held_out_split(split)
+    supplied = [row["id"] for row in rows if row["id"] not in videos]
+    if supplied:
+        storage.delete(manifest_path(prepared, name))
+        summary.held_out[split] = (f"none, {len(supplied)} of its {len(rows)} motions have videos supplied with the "
+                                   f"dataset (e.g. {supplied[0]})")
+        return
+    _write(name, [dict(row, video_paths=[videos[row["id"]]]) for row in rows], info, prepared, summary)
+    summary.held_out[split] = summary.manifests[name]
+
+
+def _write(name: str, rows: list[dict], info: ManifestInfo, prepared: str, summary: PrepareSummary) -> None:
+    summary.manifests[name] = manifest_path(prepared, name)
+    summary.motions[name] = len(rows)
+    write_manifest(rows, info, summary.manifests[name])
+
+
+def is_prepared(config: LavimoConfig) -> bool:
+    """Every split's manifest is there in this manifest version, and (held-out style on) the last preparation
+    considered the held-out style of every test split (wrote its manifest, or said why not in its report)."""
+    prepared = config.data.prepared
+    if not all(is_current(manifest_path(prepared, split)) for split in config.data.splits):
+        return False
+    if not config.render.held_out.enabled:
+        return True
+    report = storage.join(prepared, REPORT)
+    considered = json.loads(storage.read_text(report)).get("held_out", {}) if storage.is_file(report) else {}
+    return all(split in considered for split in config.data.splits if is_test_split(split))
 
 
 def _embed_captions(rows: list[dict], config: LavimoConfig, summary: PrepareSummary) -> dict:

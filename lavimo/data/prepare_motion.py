@@ -1,4 +1,5 @@
-"""Preparation of one motion: validate its features and captions, and make sure it has a readable video."""
+"""Preparation of one motion: validate its features and captions, and make sure its videos are there and readable:
+every view its split gets, and (test splits) its video in the held-out style."""
 
 from __future__ import annotations
 
@@ -20,16 +21,21 @@ from lavimo.data.datasets import (
     load_features,
     load_joints,
     is_test_split,
+    is_training_split,
     usable_captions,
 )
 from lavimo.data.features import features_to_joints
 from lavimo.data.skip_report import Skip, SkipReport
 from lavimo.data.video import VideoError, VideoMeta, probe_video
 from lavimo.render.config import RenderConfig
+from lavimo.render.heldout import draw_held_out_look
 from lavimo.render.randomise import draw_look
-from lavimo.render.video import render_motion_video
+from lavimo.render.video import Look, render_motion_video
 
 log = logging.getLogger(__name__)
+
+HELD_OUT = "held_out"  # the key of the held-out video among a motion's videos (its views are keyed 0..K-1)
+VideoKey = int | str  # a view index, or HELD_OUT
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,9 @@ class MotionResult:
     split: str
     row: dict | None  # the manifest row without caption embeddings; None when the motion is skipped
     skips: tuple[Skip, ...]
-    rendered: bool  # a video was rendered by this run
+    held_out_video: str | None  # its video in the held-out style (test splits, rendered videos only)
+    rendered: int  # videos rendered by this run: views and the held-out video
+    reused: int  # videos found finished (rendered earlier, or supplied with the dataset)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -57,33 +65,8 @@ class MotionResult:
     @classmethod
     def from_json(cls, text: str) -> MotionResult:
         raw = json.loads(text)
-        return cls(raw["id"], raw["split"], raw["row"], tuple(Skip(**s) for s in raw["skips"]), raw["rendered"])
-
-
-def prepare_motion(item: MotionItem, job: MotionJob) -> MotionResult:
-    """Validates one motion and ensures its video; every problem becomes a counted skip, never an exception."""
-    report = SkipReport()
-    try:
-        row, rendered = _prepare(item, job, report)
-    except (DatasetError, VideoError) as err:
-        report.skip("motion", item.feature_path, "unusable motion", str(err))
-        row, rendered = None, False
-    return MotionResult(item.id, item.split, row, tuple(report.skips), rendered)
-
-
-def _prepare(item: MotionItem, job: MotionJob, report: SkipReport) -> tuple[dict | None, bool]:
-    features = load_features(item.feature_path, job.spec)  # (T, D)
-    num_frames = features.shape[0]
-    rules = KEEP_EVERY_LENGTH if is_test_split(item.split) else job.rules
-    if not rules.accepts(num_frames):
-        report.skip("motion", item.feature_path, "motion too short or too long", f"{num_frames} frames")
-        return None, False
-    captions = usable_captions(item, num_frames, job.spec, rules, report)
-    if not captions:
-        report.skip("motion", item.feature_path, "no caption left after the clip-length rules")
-        return None, False
-    video = _ensure_video(item, job, features, report)
-    return _manifest_row(item, job, num_frames, captions, video), video.rendered_now
+        return cls(raw["id"], raw["split"], raw["row"], tuple(Skip(**s) for s in raw["skips"]),
+                   raw["held_out_video"], raw["rendered"], raw["reused"])
 
 
 @dataclass(frozen=True)
@@ -94,7 +77,38 @@ class _Video:
     rendered_now: bool
 
 
-def _manifest_row(item: MotionItem, job: MotionJob, num_frames: int, captions: tuple[Caption, ...], video: _Video):
+def prepare_motion(item: MotionItem, job: MotionJob) -> MotionResult:
+    """Validates one motion and ensures its videos; every problem becomes a counted skip, never an exception."""
+    report = SkipReport()
+    try:
+        row, videos = _prepare(item, job, report)
+    except (DatasetError, VideoError) as err:
+        report.skip("motion", item.feature_path, "unusable motion", str(err))
+        row, videos = None, {}
+    rendered = sum(video.rendered_now for video in videos.values())
+    held_out = videos.get(HELD_OUT)
+    return MotionResult(item.id, item.split, row, tuple(report.skips), held_out.path if held_out else None,
+                        rendered, len(videos) - rendered)
+
+
+def _prepare(item: MotionItem, job: MotionJob, report: SkipReport) -> tuple[dict | None, dict[VideoKey, _Video]]:
+    features = load_features(item.feature_path, job.spec)  # (T, D)
+    num_frames = features.shape[0]
+    rules = KEEP_EVERY_LENGTH if is_test_split(item.split) else job.rules
+    if not rules.accepts(num_frames):
+        report.skip("motion", item.feature_path, "motion too short or too long", f"{num_frames} frames")
+        return None, {}
+    captions = usable_captions(item, num_frames, job.spec, rules, report)
+    if not captions:
+        report.skip("motion", item.feature_path, "no caption left after the clip-length rules")
+        return None, {}
+    videos = _ensure_videos(item, job, features, report)
+    views = [video for key, video in videos.items() if key != HELD_OUT]
+    return _manifest_row(item, job, num_frames, captions, views), videos
+
+
+def _manifest_row(item: MotionItem, job: MotionJob, num_frames: int, captions: tuple[Caption, ...],
+                  views: list[_Video]) -> dict:
     return {
         "id": item.id,
         "split": item.split,
@@ -102,10 +116,10 @@ def _manifest_row(item: MotionItem, job: MotionJob, num_frames: int, captions: t
         "fps": job.spec.fps,
         "feature_path": item.feature_path,
         "joints_path": item.joints_path if storage.is_file(item.joints_path) else None,
-        "video_path": video.path,
-        "video_num_frames": video.meta.num_frames,
-        "video_fps": video.meta.fps,
-        "video_rendered": not video.supplied,
+        "video_paths": [view.path for view in views],
+        "video_num_frames": views[0].meta.num_frames,  # every view's (checked by _ensure_videos)
+        "video_fps": views[0].meta.fps,
+        "video_rendered": not views[0].supplied,
         "captions": [c.text for c in captions],
         "caption_start": [c.start for c in captions],
         "caption_end": [c.end for c in captions],
@@ -121,19 +135,58 @@ def video_location(prepared: str, render: RenderConfig, motion_id: str, view: in
     return storage.join(prepared, "videos", render.fingerprint(), f"{motion_id}_v{int(view)}.mp4")
 
 
-def _ensure_video(item: MotionItem, job: MotionJob, features, report: SkipReport, view: int = 0) -> _Video:
-    """A supplied video if the dataset has one, else a rendered one (reused when a readable one exists)."""
+def held_out_location(prepared: str, render: RenderConfig, motion_id: str) -> str:
+    """Where a test motion's held-out style video goes: PREPARED/videos/FINGERPRINT/held_out_HELDOUT/ID.mp4, where
+    HELDOUT = render.held_out.fingerprint() (its seed and look version)."""
+    folder = f"held_out_{render.held_out.fingerprint()}"
+    return storage.join(prepared, "videos", render.fingerprint(), folder, f"{motion_id}.mp4")
+
+
+def view_count(render: RenderConfig, split: str) -> int:
+    """How many views a motion of `split` gets: render.views_per_motion in training, else one fixed view (0)."""
+    return render.views_per_motion if is_training_split(split) else 1
+
+
+def _looks(item: MotionItem, job: MotionJob) -> dict[VideoKey, tuple[str, Look]]:
+    """Every video a rendered motion gets, by view (and HELD_OUT): its location and its look."""
+    looks = {view: (video_location(job.prepared, job.render, item.id, view), draw_look(job.render, item.id, view))
+             for view in range(view_count(job.render, item.split))}
+    if job.render.held_out.enabled and is_test_split(item.split):
+        looks[HELD_OUT] = (held_out_location(job.prepared, job.render, item.id),
+                           draw_held_out_look(job.render.held_out, item.id))
+    return looks
+
+
+def _ensure_videos(item: MotionItem, job: MotionJob, features, report: SkipReport) -> dict[VideoKey, _Video]:
+    """A supplied video if the dataset has one (the motion's only view), else every rendered video the motion gets,
+    each reused when a readable one exists; the joints are loaded only when one is missing."""
     supplied = storage.join(job.dataset_root, "videos", f"{item.id}.mp4")
     if storage.is_file(supplied):
-        return _Video(supplied, _probe(supplied), supplied=True, rendered_now=False)
-    target = video_location(job.prepared, job.render, item.id, view)
-    if storage.is_file(target):
-        try:
-            return _Video(target, _probe(target), supplied=False, rendered_now=False)
-        except VideoError as err:
-            log.warning("re-rendering %s: %s", target, err)
-    joints = _joints_for_rendering(item, job, features, report)
-    return _Video(target, _render(item.id, view, joints, job, target), supplied=False, rendered_now=True)
+        return {0: _Video(supplied, _probe(supplied), supplied=True, rendered_now=False)}
+    videos, joints = {}, None
+    for key, (target, look) in _looks(item, job).items():
+        meta = _finished(target)
+        if meta is not None:
+            videos[key] = _Video(target, meta, supplied=False, rendered_now=False)
+            continue
+        joints = _joints_for_rendering(item, job, features, report) if joints is None else joints
+        videos[key] = _Video(target, _render(item.id, look, joints, job, target), supplied=False, rendered_now=True)
+    if len({(video.meta.num_frames, video.meta.fps) for video in videos.values()}) > 1:
+        paths = ", ".join(video.path for video in videos.values())
+        raise VideoError(f"{item.id}: its videos differ in frame count or rate ({paths}); delete them to render "
+                         "them again")
+    return videos
+
+
+def _finished(target: str) -> VideoMeta | None:
+    """The video at target when it is there and readable; None when it must be rendered (again)."""
+    if not storage.is_file(target):
+        return None
+    try:
+        return _probe(target)
+    except VideoError as err:
+        log.warning("re-rendering %s: %s", target, err)
+        return None
 
 
 def _joints_for_rendering(item, job: MotionJob, features, report: SkipReport):
@@ -145,8 +198,7 @@ def _joints_for_rendering(item, job: MotionJob, features, report: SkipReport):
     return features_to_joints(features, job.spec.skeleton)  # (T, J, 3)
 
 
-def _render(motion_id: str, view: int, joints, job: MotionJob, target: str) -> VideoMeta:
-    look = draw_look(job.render, motion_id, view)
+def _render(motion_id: str, look: Look, joints, job: MotionJob, target: str) -> VideoMeta:
     options = dict(look=look, resolution=job.render.resolution, keyframe_interval=job.render.keyframe_interval)
     if not storage.is_uri(target):
         os.makedirs(os.path.dirname(storage.resolve(target)[1]), exist_ok=True)

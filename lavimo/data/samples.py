@@ -24,8 +24,10 @@ from lavimo.models.text_encoder import load_tokenizer, tokenize
 log = logging.getLogger(__name__)
 
 # The manifest columns a sample is built from; a flipped sample takes the MIRRORED ones from the motion's mirror.
+# The video columns are never mirrored: a flipped clip is one of the row's own views flipped, which shows the mirror's
+# motion (the mirror's own videos, flipped, would show this row's motion).
 MIRRORED_COLUMNS = ("feature_path", "captions", "caption_start", "caption_end", "caption_embeddings")
-MANIFEST_COLUMNS = ("id", "fps", "video_path", "video_num_frames", "video_fps", *MIRRORED_COLUMNS)
+MANIFEST_COLUMNS = ("id", "fps", "video_paths", "video_num_frames", "video_fps", *MIRRORED_COLUMNS)
 # stream_table's columns: the manifest's, and the mirror's id ("" when the split has none) and MIRRORED columns.
 INPUT_COLUMNS = (*MANIFEST_COLUMNS, "mirror_id", *(f"mirror_{name}" for name in MIRRORED_COLUMNS))
 
@@ -169,8 +171,9 @@ def _caption_window(row: dict, choice: int, num_frames: int) -> tuple[int, int]:
 class SampleBuilder:
     """Ray Data `map_batches` callable: numpy batch of manifest rows -> numpy batch of SAMPLE_DTYPES columns.
 
-    Loads Mean/Std and the tokenizer once per actor. Training picks a random caption, a random crop offset and
-    augments the video; evaluation (training=False) is deterministic: first caption, crop at the window start.
+    Loads Mean/Std and the tokenizer once per actor. Training picks a random caption, a random crop offset, one
+    of the motion's views at random and augments the video; evaluation (training=False) is deterministic: first
+    caption, crop at the window start, view 0.
     A row whose files cannot be read is logged and emitted with valid=False and zero tensors.
     """
 
@@ -201,7 +204,8 @@ class SampleBuilder:
             return None
 
     def _next_rng(self) -> np.random.Generator | None:
-        """Training: a fresh stream per row from (seed, actor, counter); evaluation: None (deterministic)."""
+        """Training: a fresh stream per row from (seed, actor, counter), so every epoch draws anew; the same seed in
+        a new actor of the same process draws the same. Evaluation: None (deterministic)."""
         if not self.training:
             return None
         self._counter += 1
@@ -209,7 +213,7 @@ class SampleBuilder:
 
     def _sample(self, row: dict, rng: np.random.Generator | None) -> _Sample:
         """One manifest row -> its sample; rng None is evaluation. A flipped sample is the mirror's motion and
-        caption with this row's video flipped horizontally."""
+        caption with one of this row's views flipped horizontally."""
         flip = rng is not None and bool(row["mirror_id"]) and rng.random() < self.settings.flip_probability
         source = {**row, **{name: row[f"mirror_{name}"] for name in MIRRORED_COLUMNS}} if flip else row
         embeddings = _as_matrix(source["caption_embeddings"])  # (N, E)
@@ -240,8 +244,13 @@ class SampleBuilder:
         return (features.astype(np.float32) - self.mean) / self.std
 
     def _frames(self, row: dict, start: int, end: int, rng: np.random.Generator | None) -> np.ndarray:
-        """(l_v, S, S, 3) uint8: l_v frames spread over the seconds of motion frames [start, end), in video frames."""
-        path, video_fps, video_frames = str(row["video_path"]), float(row["video_fps"]), int(row["video_num_frames"])
+        """(l_v, S, S, 3) uint8: l_v frames spread over the seconds of motion frames [start, end), in video frames,
+        of one of the row's views: drawn at random in training (no draw when there is one), view 0 in evaluation."""
+        views = row["video_paths"]
+        if not len(views):
+            raise SampleError(f"{row['feature_path']}: the manifest row lists no video")
+        path = str(views[0 if rng is None else int(rng.integers(len(views)))])
+        video_fps, video_frames = float(row["video_fps"]), int(row["video_num_frames"])
         if not (video_fps > 0 and video_frames > 0):
             raise SampleError(f"{path}: manifest gives {video_frames} frames at {video_fps} fps")
         first, last = _video_window(start, end, float(row["fps"]), video_fps)

@@ -52,6 +52,13 @@ def list_files(location: str) -> list[str]:
     return sorted(info.base_name for info in infos if info.type == pafs.FileType.File)
 
 
+def delete(location: str) -> None:
+    """Removes a file; nothing happens when it is not there."""
+    fs, path = resolve(location)
+    if fs.get_file_info(path).type == pafs.FileType.File:
+        fs.delete_file(path)
+
+
 def read_bytes(location: str) -> bytes:
     fs, path = resolve(location)
     with fs.open_input_stream(path) as stream:

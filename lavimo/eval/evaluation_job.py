@@ -1,5 +1,5 @@
-"""The evaluation job: a checkpoint's split in the four protocols and exact-caption pairs -> Markdown and JSON
-files, and its MLflow run."""
+"""The evaluation job: a checkpoint's split in the four protocols and exact-caption pairs, and (test) the held-out
+style rows -> Markdown and JSON files, and its MLflow run."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from lavimo import tracking
 from lavimo.data import storage
-from lavimo.eval.evaluate import Evaluation, evaluate_checkpoint
+from lavimo.eval.evaluate import HELD_OUT_STYLE, Evaluation, evaluate_checkpoint
 from lavimo.train import checkpoint
 from lavimo.train.trainer import RUN_FILE
 
@@ -41,7 +41,8 @@ def record_evaluation(evaluation: Evaluation, uri: str, run_id: str, step: int) 
     name = f"{evaluation.split}_results"
     logger.artifact_text(evaluation.tables, f"{name}.md")
     document = {"checkpoint": evaluation.checkpoint, "notes": evaluation.protocols.notes,
-                "dissimilar_ids": evaluation.protocols.dissimilar_ids, "protocols": evaluation.protocols.results}
+                "dissimilar_ids": evaluation.protocols.dissimilar_ids, "protocols": evaluation.protocols.results,
+                HELD_OUT_STYLE: evaluation.held_out.to_dict()}
     logger.artifact_text(json.dumps(document, indent=2), f"{name}.json")
 
 

@@ -39,6 +39,7 @@ TABLE_PAIRS = (("t2m", "m2t"), ("v2m", "m2v"), ("t2v", "v2t"))  # the column gro
 SENTENCE = "sentence"  # (N, E) sentence-model embedding of each pair's caption
 THRESHOLD_NOTES = {0.95: "TMR code", 0.8: "paper text"}
 DISSIMILAR_SIZE = 100
+HELD_OUT_LABEL = "held-out style"  # marks the rows whose videos are the test split's held-out style renderings
 
 
 def available_directions(embeddings: Mapping[str, np.ndarray]) -> list[str]:
@@ -253,15 +254,18 @@ def markdown_table(results: Results) -> str:
 
 
 def markdown_tables(results: Mapping[str, Results], published: Mapping[str, Mapping[str, Results]] | None = None,
-                    method: str = "LAVIMO-on-Ray (ours)") -> str:
+                    method: str = "LAVIMO-on-Ray (ours)", held_out: Mapping[str, Results] | None = None) -> str:
     """Markdown laid out like the paper's Tables 1-4: a section per protocol, in it one table per pair of
     directions present (text-motion, video-motion, text-video) whose column groups are the two directions
     (R@1 R@2 R@3 R@5 R@10 MedR each) and whose rows are methods: the published ones given as
-    {protocol: {method: {direction: metrics}}} (see lavimo.eval.published), then `method` with `results`."""
-    published = published or {}
+    {protocol: {method: {direction: metrics}}} (see lavimo.eval.published), then `method` with `results`, then
+    `method, held-out style` with `held_out` ({protocol: results} with held-out style videos) where given."""
+    published, held_out = published or {}, held_out or {}
     sections = []
     for protocol, ours in results.items():
         rows = {**published.get(protocol, {}), method: ours}
+        if protocol in held_out:
+            rows[f"{method}, {HELD_OUT_LABEL}"] = held_out[protocol]
         tables = [_pair_table(pair, rows) for pair in TABLE_PAIRS
                   if any(direction in values for values in rows.values() for direction in pair)]
         sections.append(f"### {protocol_label(protocol)}\n\n" + "\n\n".join(tables))

@@ -33,7 +33,7 @@ class MotionRecord:
 
     duration_s: float
     captions: list[str]
-    video_path: str
+    video_path: str  # its view 0, the one evaluation embeds
     video_fps: float
 
 
@@ -51,10 +51,10 @@ def motion_records(prepared: str, splits: list[str]) -> dict[str, MotionRecord]:
     records = {}
     for split in splits:
         table = read_manifest(manifest_path(prepared, split))[0]
-        columns = ["id", "num_frames", "fps", "captions", "video_path", "video_fps"]
+        columns = ["id", "num_frames", "fps", "captions", "video_paths", "video_fps"]
         for row in table.select(columns).to_pylist():
             records[row["id"]] = MotionRecord(row["num_frames"] / row["fps"], list(row["captions"]),
-                                              row["video_path"], row["video_fps"])
+                                              row["video_paths"][0], row["video_fps"])
     return records
 
 

@@ -87,6 +87,14 @@ def capsule_ends(joints_m: np.ndarray, body: BodyModel, look: BodyLook):
     return a, b, np.append(body.radii_m * look.limb_scale, head_r)
 
 
+def screen_capsules(a_m: np.ndarray, b_m: np.ndarray, radius_m: np.ndarray, camera: CameraTrack):
+    """Capsule ends (T, C, 3) and radii (C,) in metres -> ends (T, C, 2) and radii (T, C) in pixels, depth (T, C)."""
+    a, a_depth = camera.project(a_m)
+    b, b_depth = camera.project(b_m)
+    depth = (a_depth + b_depth) / 2
+    return a, b, radius_m * camera.focal_px / depth, depth
+
+
 def _highlight_groups(parts: list[list[int]], slots: list[int], lit: np.ndarray, polygons: np.ndarray):
     """Per part, the lit capsules grouped by colour slot (the head alone): [(first capsule, (T, n, V, 2))]."""
     head = len(slots) - 1
@@ -138,10 +146,7 @@ def body_frames(joints_m: np.ndarray, body: BodyModel, look: BodyLook, light: Li
                 camera: CameraTrack) -> BodyFrames:
     """joints_m: (T, J, 3) metres -> the polygons of every capsule per frame, and the drawing order."""
     a_m, b_m, radius_m = capsule_ends(joints_m, body, look)
-    a, a_depth = camera.project(a_m)  # (T, C, 2), (T, C)
-    b, b_depth = camera.project(b_m)
-    depth = (a_depth + b_depth) / 2
-    r = radius_m * camera.focal_px / depth  # (T, C) base radius, pixels
+    a, b, r, depth = screen_capsules(a_m, b_m, radius_m, camera)  # (T, C, 2) twice, (T, C) base radius px, depth
     edge = max(1.0, camera.height / 256)  # outline width, pixels
     shift = _towards_light(a, b, light_screen_direction(camera.rotation, light)) * (0.45 * r)[..., None]
     inset = HIGHLIGHT_INSET * (b - a)

@@ -1,4 +1,5 @@
-"""Typed, validated render settings: video size and encoding, and the ranges each video's look is drawn from.
+"""Typed, validated render settings: video size and encoding, views per motion, the ranges each video's look is
+drawn from, and the held-out style's fixed ranges that every training range must stay clear of.
 
 A range is `(low, high)`; each video draws a value uniformly in it, and `(a, a)` pins the value. The defaults
 are the wide, randomised look (`render.*` in the YAML configs); `ray_configs/cpu_demo.yaml` pins them to the
@@ -18,6 +19,8 @@ from lavimo.render.ground import FLOOR_KINDS
 
 Range = tuple[float, ...]  # (low, high)
 LOOK_VERSION = 1  # part of the fingerprint: bump it when a change to the drawing code changes the pixels
+HELD_OUT_LOOK_VERSION = 1  # part of the held-out fingerprint: bump it when lavimo/render/heldout.py changes pixels
+NOT_IN_FINGERPRINT = ("views_per_motion", "held_out")  # how many videos, and the held-out style's own folder
 
 
 def _require(ok: bool, key: str, message: str) -> None:
@@ -135,11 +138,58 @@ class LightRanges:
         _check_range(self.strength, f"{prefix}.strength", 0.0, 2.0)
 
 
+# The held-out style's fixed ranges (drawn by lavimo/render/heldout.py). RenderConfig.validate keeps every training
+# range outside them, so that no training or validation video can look like a held-out one.
+HELD_OUT_CAMERA = CameraRanges(elevation_deg=(42.0, 55.0), fov_deg=(12.0, 20.0), body_fraction=(0.7, 0.9),
+                               follow_probability=1.0, keep_in_view=True)  # looks down steeply, telephoto, far
+HELD_OUT_LIMB_SCALE: Range = (0.55, 0.7)  # the ellipsoid limbs' thickness, times a capsule's radius: thin
+HELD_OUT_BODY = HsvRange(saturation=(0.97, 1.0), value=(0.97, 1.0))  # neon: every body colour fully saturated
+HELD_OUT_BACKDROP = HsvRange(saturation=(0.3, 0.8), value=(0.02, 0.12))  # the near-black gradient's two ends
+HELD_OUT_RINGS = HsvRange(saturation=(0.6, 1.0), value=(0.18, 0.28))  # the dark circles on it
+
+
+@dataclass(frozen=True)
+class HeldOutConfig:
+    """The held-out style: each test motion rendered once more in a look no training or validation video has."""
+
+    enabled: bool = True
+    seed: int = 0  # with the motion id, seeds each held-out video's draw
+
+    def fingerprint(self) -> str:
+        """10 hex digits naming the held-out videos' folder (the seed and HELD_OUT_LOOK_VERSION)."""
+        text = json.dumps({"look_version": HELD_OUT_LOOK_VERSION, "seed": self.seed}, sort_keys=True)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+
+
+def _check_outside_held_out(settings: RenderConfig, prefix: str) -> None:
+    """Every training range stays clear of the held-out style's (see HELD_OUT_*), or the style is not held out."""
+    advice = f"; keep it clear of the held-out style's or set {prefix}.held_out.enabled=false"
+    camera, limbs = settings.camera, settings.body.limb_scale
+    for key, value, held_out, clear in (  # the training range is below the held-out one, or above it
+            ("camera.elevation_deg", camera.elevation_deg, HELD_OUT_CAMERA.elevation_deg,
+             camera.elevation_deg[1] < HELD_OUT_CAMERA.elevation_deg[0]),
+            ("camera.fov_deg", camera.fov_deg, HELD_OUT_CAMERA.fov_deg, camera.fov_deg[0] > HELD_OUT_CAMERA.fov_deg[1]),
+            ("body.limb_scale", limbs, HELD_OUT_LIMB_SCALE, limbs[0] > HELD_OUT_LIMB_SCALE[1])):
+        _require(clear, f"{prefix}.{key}", f"{list(value)} reaches the held-out style's {list(held_out)}{advice}")
+    for name in ("skin", "clothes"):
+        hsv = getattr(settings.colours, name)
+        neon = hsv.saturation[1] >= HELD_OUT_BODY.saturation[0] and hsv.value[1] >= HELD_OUT_BODY.value[0]
+        _require(not neon, f"{prefix}.colours.{name}", f"saturation {list(hsv.saturation)} and value "
+                 f"{list(hsv.value)} reach the held-out style's neon body colours (both >= "
+                 f"{HELD_OUT_BODY.saturation[0]}){advice}")
+    darkest = max(HELD_OUT_BACKDROP.value[1], HELD_OUT_RINGS.value[1])
+    _require(settings.colours.scene.value[0] > darkest, f"{prefix}.colours.scene.value",
+             f"{list(settings.colours.scene.value)} reaches the held-out style's dark backdrop (value <= {darkest})"
+             f"{advice}")
+
+
 @dataclass(frozen=True)
 class RenderConfig:
     resolution: int = 256  # square video side in pixels (the paper renders 512)
     keyframe_interval: int = 1  # H.264 GOP length in frames: 1 (all-intra) makes sampling 8 frames cheapest
     style_seed: int = 0  # seeds every video's draw, with its motion id and view index
+    views_per_motion: int = 1  # rendered videos of each training motion (views 0..K-1); val and test get view 0
+    held_out: HeldOutConfig = field(default_factory=HeldOutConfig)
     camera: CameraRanges = field(default_factory=CameraRanges)
     body: BodyRanges = field(default_factory=BodyRanges)
     colours: ColourRanges = field(default_factory=ColourRanges)
@@ -160,13 +210,18 @@ class RenderConfig:
         _check_range(self.blur_sigma_px, f"{prefix}.blur_sigma_px", 0.0, 10.0)
         _check_range(self.noise_std, f"{prefix}.noise_std", 0.0, 50.0)
         _check_range(self.crf, f"{prefix}.crf", 0, 51)
+        _require(self.views_per_motion >= 1, f"{prefix}.views_per_motion",
+                 f"must be >= 1 (videos of each training motion), got {self.views_per_motion}")
+        if self.held_out.enabled:
+            _check_outside_held_out(self, prefix)
 
     def fingerprint(self) -> str:
         """10 hex digits naming these settings (and LOOK_VERSION): equal settings, equal videos.
 
-        Every field changes the pixels of the videos, so every field is in it; a field added later that does
-        not (how many videos per motion, say) must be left out, or finished videos would be rendered again.
+        Every field that changes the pixels of a video is in it; NOT_IN_FINGERPRINT are left out (how many views
+        a motion gets; the held-out videos, in a folder of their own), so changing them reuses finished videos.
         """
-        settings = {"look_version": LOOK_VERSION, **dataclasses.asdict(self)}
+        drawn = {k: v for k, v in dataclasses.asdict(self).items() if k not in NOT_IN_FINGERPRINT}
+        settings = {"look_version": LOOK_VERSION, **drawn}
         text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]

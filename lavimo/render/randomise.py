@@ -48,12 +48,12 @@ def _uniform(rng: np.random.Generator, bounds: tuple[float, ...]) -> float:
     return float(rng.uniform(bounds[0], bounds[1]))
 
 
-def _colour(rng: np.random.Generator, hsv: HsvRange) -> RGB:
+def draw_colour(rng: np.random.Generator, hsv: HsvRange) -> RGB:
     h, s, v = _uniform(rng, hsv.hue_deg) / 360.0, _uniform(rng, hsv.saturation), _uniform(rng, hsv.value)
     return tuple(int(round(255 * c)) for c in colorsys.hsv_to_rgb(h % 1.0, s, v))
 
 
-def _camera(rng: np.random.Generator, ranges: CameraRanges) -> CameraRig:
+def draw_camera(rng: np.random.Generator, ranges: CameraRanges) -> CameraRig:
     yaw, elevation = _uniform(rng, ranges.yaw_deg), _uniform(rng, ranges.elevation_deg)
     fov, fraction = _uniform(rng, ranges.fov_deg), _uniform(rng, ranges.body_fraction)
     follow = bool(rng.random() < ranges.follow_probability)
@@ -66,9 +66,9 @@ def _colours(rng: np.random.Generator, settings: RenderConfig, style: AvatarStyl
     """(style name or "", the body, its scene colours: sky, sky_alt, ground, ground_alt); all drawn either way."""
     colours = settings.colours
     use_style = bool(rng.random() < colours.avatar_style_probability)
-    skin = _colour(rng, colours.skin)
-    shirt, trousers, shoes, stripe = (_colour(rng, colours.clothes) for _ in range(4))
-    scene = tuple(_colour(rng, colours.scene) for _ in range(4))
+    skin = draw_colour(rng, colours.skin)
+    shirt, trousers, shoes, stripe = (draw_colour(rng, colours.clothes) for _ in range(4))
+    scene = tuple(draw_colour(rng, colours.scene) for _ in range(4))
     stripe = stripe if rng.random() < colours.stripe_probability else None
     if not use_style:
         return "", BodyLook(limb, head, skin, shirt, trousers, shoes, stripe), scene
@@ -90,7 +90,7 @@ def draw_look(settings: RenderConfig, motion_id: str, view: int = 0) -> ClipLook
     light = settings.light
     return ClipLook(
         avatar_style=style_name,
-        camera=_camera(camera_rng, settings.camera),
+        camera=draw_camera(camera_rng, settings.camera),
         body=body,
         backdrop=Backdrop(backdrop_kind, sky, sky_alt, backdrop_seed),
         floor=FloorLayout(floor_kind, tile_m, ground, ground_alt, floor_seed),

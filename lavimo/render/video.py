@@ -1,4 +1,8 @@
-"""render_motion_video: joint positions (T, J, 3) and a ClipLook -> an H.264 mp4 of a shaded avatar in a scene."""
+"""render_motion_video: joint positions (T, J, 3) and a look -> an H.264 mp4 of the motion.
+
+A ClipLook (lavimo/render/randomise.py) draws the training look, a shaded avatar in a scene; a HeldOutLook
+(lavimo/render/heldout.py) the held-out style of the test split's second rendering.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +18,14 @@ from lavimo.render.camera import place_camera
 from lavimo.render.capsules import capsule_ends
 from lavimo.render.draw import draw_frame
 from lavimo.render.encode import DEFAULT_KEYFRAME_INTERVAL, DEFAULT_PRESET, EncoderSettings, H264Writer
+from lavimo.render.heldout import HeldOutLook, HeldOutScene, draw_held_out_frame, held_out_scene
 from lavimo.render.randomise import ClipLook
 from lavimo.render.scene import ClipScene, build_scene
 
 CHUNK_FRAMES = 16  # frames drawn before they are encoded
 MAX_REACH_M = 10_000.0  # joints farther than this from the origin are taken for a unit mistake
 FACING_STEP_DEG = 0.01  # the first frame's facing is rounded to this: a clip stored facing +z stays as it is
+Look = ClipLook | HeldOutLook
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,8 @@ def facing_frame(joints_m: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     return np.stack([x * c - z * s, centred[..., 1], x * s + z * c], axis=-1)
 
 
-def prepare_scene(joints: np.ndarray, skeleton: Skeleton, look: ClipLook, resolution: int,
-                  fps: float | None = None) -> ClipScene:
+def prepare_scene(joints: np.ndarray, skeleton: Skeleton, look: Look, resolution: int,
+                  fps: float | None = None) -> ClipScene | HeldOutScene:
     """joints: (T, J, 3) in the skeleton's units -> the clip's draw lists (camera, floor, shadow, body)."""
     joints_m = validate_joints(joints, skeleton) * skeleton.meters_per_unit  # (T, J, 3) metres
     reach = float(np.abs(joints_m).max())
@@ -77,19 +83,26 @@ def prepare_scene(joints: np.ndarray, skeleton: Skeleton, look: ClipLook, resolu
     root = skeleton.parents.index(-1)  # the pelvis the camera follows
     camera = place_camera(joints_m[:, root], np.concatenate([a, b], axis=1), np.concatenate([radii, radii]),
                           look.camera, fps or skeleton.fps, resolution)
+    if isinstance(look, HeldOutLook):
+        return held_out_scene(joints_m, body, look, camera)
     return build_scene(joints_m, body, look, camera)
 
 
-def render_frames(joints: np.ndarray, skeleton: Skeleton, *, look: ClipLook, resolution: int = 256,
+def draw_scene_frame(image: np.ndarray, scene: ClipScene | HeldOutScene, t: int) -> np.ndarray:
+    """image: (H, W, 3) uint8 RGB, overwritten with frame t of either look's scene."""
+    return draw_held_out_frame(image, scene, t) if isinstance(scene, HeldOutScene) else draw_frame(image, scene, t)
+
+
+def render_frames(joints: np.ndarray, skeleton: Skeleton, *, look: Look, resolution: int = 256,
                   fps: float | None = None):
     """Yields the clip's frames, (resolution, resolution, 3) uint8 RGB, one per motion frame (same buffer reused)."""
     scene = prepare_scene(joints, skeleton, look, resolution, fps)
     image = np.empty((resolution, resolution, 3), np.uint8)
     for t in range(scene.num_frames):
-        yield draw_frame(image, scene, t)
+        yield draw_scene_frame(image, scene, t)
 
 
-def render_motion_video(joints: np.ndarray, skeleton: Skeleton, out_path: str | os.PathLike, *, look: ClipLook,
+def render_motion_video(joints: np.ndarray, skeleton: Skeleton, out_path: str | os.PathLike, *, look: Look,
                         resolution: int = 256, fps: float | None = None,
                         keyframe_interval: int | None = DEFAULT_KEYFRAME_INTERVAL,
                         preset: str = DEFAULT_PRESET) -> VideoInfo:
@@ -108,7 +121,7 @@ def render_motion_video(joints: np.ndarray, skeleton: Skeleton, out_path: str | 
         for start in range(0, scene.num_frames, len(chunk)):
             count = min(len(chunk), scene.num_frames - start)
             for i in range(count):  # drawing a few frames, then encoding them, keeps each stage's data in cache
-                draw_frame(chunk[i], scene, start + i)
+                draw_scene_frame(chunk[i], scene, start + i)
             for i in range(count):
                 writer.write(chunk[i])
     return VideoInfo(num_frames=scene.num_frames, fps=fps, width=resolution, height=resolution,

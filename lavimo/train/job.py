@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from lavimo import tracking
 from lavimo.config import LavimoConfig
 from lavimo.data import storage
-from lavimo.data.manifest import manifest_path
-from lavimo.data.prepare import ensure_synthetic_dataset, prepare_dataset
+from lavimo.data.prepare import ensure_synthetic_dataset, is_prepared, prepare_dataset
 from lavimo.eval.evaluate import Evaluation, check_dissimilar_list, evaluate_checkpoint
 from lavimo.eval.evaluation_job import record_evaluation
 from lavimo.eval.protocols import markdown_table
@@ -27,7 +26,9 @@ class JobSummary:
     def describe(self) -> str:
         return "\n".join([
             f"test split, All protocol ({self.run.name}):",
-            markdown_table(self.evaluation.protocols.results["all"]),
+            markdown_table(self.evaluation.headline()),
+            *([f"held-out style: skipped, {self.evaluation.held_out.skipped}"] if self.evaluation.held_out.skipped
+              else []),
             f"every protocol:  {storage.join(self.evaluation.folder, 'results.md')}",
             f"best checkpoint: {self.run.best_checkpoint}",
             f"run folder:      {self.run.folder}",
@@ -37,8 +38,8 @@ class JobSummary:
 
 
 def ensure_prepared(config: LavimoConfig) -> None:
-    """Generates (synthetic) and prepares the dataset unless every split's manifest is already there."""
-    if all(storage.is_file(manifest_path(config.data.prepared, split)) for split in config.data.splits):
+    """Generates (synthetic) and prepares the dataset unless it is already prepared (see is_prepared)."""
+    if is_prepared(config):
         log.info("using the prepared data in %s", config.data.prepared)
         return
     ensure_synthetic_dataset(config.data)
