@@ -60,7 +60,14 @@ def probe_video(path: str | os.PathLike, *, num_threads: int = 1) -> VideoMeta:
 
 
 def _decode(reader, indices: np.ndarray, path) -> np.ndarray:
-    """indices: (N,) in range -> (N, H, W, 3) uint8; each distinct frame is decoded once, in file order."""
+    """indices: (N,) in range -> (N, H, W, 3) uint8. One get_batch call (the fast path); frames decord hands out
+    padded (see _packed_rgb), on which get_batch fails, are decoded one distinct frame at a time instead."""
+    try:
+        frames = reader.get_batch(indices.tolist()).asnumpy()  # (N, H, W, C)
+        if frames.shape[-1] == 3:
+            return frames
+    except Exception:  # noqa: BLE001 - a padded frame or a corrupt stream; the slow path tells them apart
+        pass
     unique, inverse = np.unique(indices, return_inverse=True)
     try:
         frames = np.stack([_packed_rgb(reader[int(i)].asnumpy()) for i in unique])  # (U, H, W, 3)
