@@ -11,7 +11,7 @@ from lavimo.config import LavimoConfig, load_config
 from lavimo.data.datasets import index_split
 from lavimo.data.features import joints_to_features
 from lavimo.data.manifest import ManifestInfo
-from lavimo.data.prepare import PrepareSummary, dataset_spec, write_manifests
+from lavimo.data.prepare import PrepareSummary, dataset_spec, preparation_settings, write_manifests
 from lavimo.data.prepare_motion import MotionJob, prepare_motion
 from lavimo.data.skeleton import Skeleton
 from lavimo.data.skip_report import SkipReport
@@ -80,7 +80,7 @@ def prepare_here(root: Path, prepared: Path, **render) -> tuple[LavimoConfig, Pr
     rows = [result.row for result in results if result.row is not None]
     unit = np.full(EMBEDDING_DIM, EMBEDDING_DIM ** -0.5, np.float32)  # (E,)
     info = ManifestInfo(spec.name, spec.skeleton.name, spec.feature_dim, spec.fps, str(root / "Mean.npy"),
-                        str(root / "Std.npy"), "test", EMBEDDING_DIM)
+                        str(root / "Std.npy"), "test", EMBEDDING_DIM, preparation_settings(config))
     summary = PrepareSummary(prepared=str(prepared))
     write_manifests(rows, {r.id: r.held_out_video for r in results if r.held_out_video},
                     {caption: unit for row in rows for caption in row["captions"]}, info, config, summary)

@@ -148,10 +148,28 @@ def test_a_folder_is_prepared_when_the_held_out_style_was_considered(folder, tmp
     assert not is_prepared(config)  # no report yet: held-out style not known to be considered
     report.write_text(json.dumps(summary.to_dict()))
     assert is_prepared(config)
-    report.write_text(json.dumps(dict(summary.to_dict(), held_out={})))  # prepared with the held-out style off
+    report.write_text(json.dumps(dict(summary.to_dict(), held_out={})))  # held-out style not written
     assert not is_prepared(config)
-    off = dataclasses.replace(config, render=dataclasses.replace(
-        config.render, held_out=dataclasses.replace(config.render.held_out, enabled=False)))
-    assert is_prepared(off)
+    report.write_text(json.dumps(summary.to_dict()))
     (tmp_path / "prepared" / "manifest" / "val.parquet").unlink()
-    assert not is_prepared(off)
+    assert not is_prepared(config)
+
+
+def test_a_folder_prepared_with_other_settings_is_prepared_again(folder, tmp_path, caplog):
+    config, summary = prepare_here(folder, tmp_path / "prepared")
+    (tmp_path / "prepared" / "prepare_report.json").write_text(json.dumps(summary.to_dict()))
+    assert is_prepared(config)
+    render, data = config.render, config.data
+    changes = [(dict(render=dataclasses.replace(render, views_per_motion=2)), "views_per_motion"),
+               (dict(render=dataclasses.replace(render, style_seed=1)), "look"),
+               (dict(render=dataclasses.replace(render, resolution=64)), "look"),
+               (dict(render=dataclasses.replace(render, held_out=dataclasses.replace(render.held_out, seed=4))),
+                "held_out_look"),
+               (dict(data=dataclasses.replace(data, max_motion_frames=150)), "max_motion_frames"),
+               (dict(prepare=dataclasses.replace(config.prepare, sentence_model="/models/mpnet")), "sentence_model")]
+    for change, key in changes:
+        caplog.clear()
+        with caplog.at_level("INFO", logger="lavimo.data.prepare"):
+            assert not is_prepared(dataclasses.replace(config, **change)), key
+        assert f"was prepared with other {key}: preparing it again" in caplog.text
+    assert is_prepared(config)

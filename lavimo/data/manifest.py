@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lavimo.data import storage
 
-MANIFEST_VERSION = 2  # 2: `video_paths`, every view of a motion (1 had one `video_path`)
+MANIFEST_VERSION = 3  # 3: the preparation's settings recorded; 2: `video_paths`, every view (1 had one `video_path`)
 HELD_OUT_SUFFIX = "_held_out"  # manifest/test_held_out.parquet: the test split's pairs with held-out style videos
 
 
@@ -47,6 +47,7 @@ class ManifestInfo:
     std_path: str
     sentence_model: str
     embedding_dim: int
+    settings: dict = field(default_factory=dict)  # what made these rows (lavimo.data.prepare.preparation_settings)
     version: int = MANIFEST_VERSION
 
     def to_metadata(self) -> dict[bytes, bytes]:
@@ -70,13 +71,13 @@ def held_out_split(split: str) -> str:
     return f"{split}{HELD_OUT_SUFFIX}"
 
 
-def is_current(location: str) -> bool:
-    """A manifest is there and written in this MANIFEST_VERSION (an older one is prepared again)."""
+def current_info(location: str) -> ManifestInfo | None:
+    """The manifest's info when it is there and written in this MANIFEST_VERSION; None: prepare it (again)."""
     if not storage.is_file(location):
-        return False
+        return None
     fs, path = storage.resolve(location)
     info = ManifestInfo.from_metadata(pq.read_schema(path, filesystem=fs).metadata, location)
-    return info.version == MANIFEST_VERSION
+    return info if info.version == MANIFEST_VERSION else None
 
 
 def write_manifest(rows: list[dict], info: ManifestInfo, location: str) -> None:

@@ -13,7 +13,7 @@ from lavimo.config import DataConfig, LavimoConfig
 from lavimo.data import embedding_cache, pipeline, storage
 from lavimo.data.datasets import (DATASET_SPECS, ClipRules, DatasetSpec, MotionItem, index_split, is_test_split,
                                   load_statistics)
-from lavimo.data.manifest import ManifestInfo, held_out_split, is_current, manifest_path, write_manifest
+from lavimo.data.manifest import ManifestInfo, current_info, held_out_split, manifest_path, write_manifest
 from lavimo.data.prepare_motion import MotionJob, MotionResult
 from lavimo.data.skip_report import SkipReport
 from lavimo.data.synthetic import generate_synthetic_dataset
@@ -90,7 +90,7 @@ def prepare_dataset(config: LavimoConfig) -> PrepareSummary:
     embeddings = _embed_captions(rows, config, summary)
     model_name = config.prepare.sentence_model or pretrained.BUNDLED
     info = ManifestInfo(spec.name, spec.skeleton.name, spec.feature_dim, spec.fps, mean_path, std_path,
-                        model_name, int(next(iter(embeddings.values())).shape[0]))
+                        model_name, int(next(iter(embeddings.values())).shape[0]), preparation_settings(config))
     held_out = {result.id: result.held_out_video for result in results if result.held_out_video}
     write_manifests(rows, held_out, embeddings, info, dataclasses.replace(config, data=data), summary)
     storage.write_bytes_atomic(storage.join(data.prepared, REPORT), json.dumps(summary.to_dict(), indent=2).encode())
@@ -143,12 +143,34 @@ def _write(name: str, rows: list[dict], info: ManifestInfo, prepared: str, summa
     write_manifest(rows, info, summary.manifests[name])
 
 
+def preparation_settings(config: LavimoConfig) -> dict:
+    """Every setting the manifests' rows depend on, as JSON values: a folder prepared with other values is prepared
+    again (its finished videos and caption embeddings are reused)."""
+    data, render = config.data, config.render
+    settings = {"dataset": data.dataset, "root": data.root, "splits": list(data.splits),
+                "synthetic": dataclasses.asdict(data.synthetic) if data.dataset == "synthetic" else None,
+                "min_motion_frames": data.min_motion_frames, "max_motion_frames": data.max_motion_frames,
+                "look": render.fingerprint(), "views_per_motion": render.views_per_motion,
+                "held_out_look": render.held_out.fingerprint() if render.held_out.enabled else None,
+                "sentence_model": config.prepare.sentence_model or pretrained.BUNDLED}
+    return json.loads(json.dumps(settings))
+
+
 def is_prepared(config: LavimoConfig) -> bool:
-    """Every split's manifest is there in this manifest version, and (held-out style on) the last preparation
-    considered the held-out style of every test split (wrote its manifest, or said why not in its report)."""
-    prepared = config.data.prepared
-    if not all(is_current(manifest_path(prepared, split)) for split in config.data.splits):
-        return False
+    """Every split's manifest is there in this manifest version, made with this config's preparation_settings, and
+    (held-out style on) the last preparation considered the held-out style of every test split (wrote its
+    manifest, or said why not in its report)."""
+    prepared, wanted = config.data.prepared, preparation_settings(config)
+    for split in config.data.splits:
+        info = current_info(manifest_path(prepared, split))
+        if info is None:
+            return False
+        changed = sorted(key for key in wanted.keys() | info.settings.keys()
+                         if info.settings.get(key) != wanted.get(key))
+        if changed:
+            log.info("%s was prepared with other %s: preparing it again (finished videos and caption embeddings "
+                     "are reused)", prepared, ", ".join(changed))
+            return False
     if not config.render.held_out.enabled:
         return True
     report = storage.join(prepared, REPORT)
