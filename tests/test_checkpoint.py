@@ -1,6 +1,7 @@
 """Checkpoint folders rebuild the model from the checkpoint alone, and refuse weights of another model."""
 
 import dataclasses
+import os
 
 import pytest
 import torch
@@ -51,3 +52,62 @@ def test_weights_of_another_model_are_refused_with_the_file_named(tmp_path):
 def test_a_folder_without_config_is_not_a_checkpoint(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a LAVIMO checkpoint"):
         checkpoint.read_config(tmp_path)
+
+
+def _run_of_checkpoints(run_folder, epochs=(1, 2, 3)) -> list:
+    """Checkpoint folders of one run, named as Ray Train names them (in time order), oldest first."""
+    config = _config()
+    model = LavimoModel(config.model)
+    state = {"optimizer": torch.optim.AdamW(model.parameters()).state_dict()}
+    return [checkpoint.save_checkpoint(run_folder / f"checkpoint_2026-12-03_12-00-0{epoch}.000000", model,
+                                       {**state, "epoch": epoch}, config, {"epoch": epoch}) for epoch in epochs]
+
+
+def _halve(path) -> None:
+    os.truncate(path, path.stat().st_size // 2)
+
+
+CORRUPTIONS = {  # how a checkpoint folder is left half-written or damaged -> the file the error names
+    "a missing file": (lambda folder: (folder / checkpoint.STATE_FILE).unlink(), "training_state.pt missing"),
+    "a truncated model.safetensors": (lambda folder: _halve(folder / checkpoint.MODEL_FILE),
+                                      "model.safetensors: truncated"),
+    "a config.json that does not parse": (lambda folder: (folder / checkpoint.CONFIG_FILE).write_text('{"model": '),
+                                          "config.json: does not parse"),
+    "a progress.json that does not parse": (lambda folder: (folder / checkpoint.PROGRESS_FILE).write_bytes(b"\x00"),
+                                            "progress.json: does not parse"),
+    "a truncated optimiser state": (lambda folder: _halve(folder / checkpoint.STATE_FILE),
+                                    "training_state.pt: not a complete torch archive"),
+}
+
+
+@pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
+def test_a_damaged_newest_checkpoint_gives_way_to_the_previous_whole_one(tmp_path, caplog, corruption):
+    damage, message = CORRUPTIONS[corruption]
+    *_, previous, newest = _run_of_checkpoints(tmp_path)
+    assert checkpoint.whole_checkpoint(newest) == newest
+    damage(newest)
+    with pytest.raises(checkpoint.CheckpointError, match=message):
+        checkpoint.check_whole(newest)
+    with caplog.at_level("WARNING", logger="lavimo.train.checkpoint"):
+        assert checkpoint.whole_checkpoint(newest) == previous
+    assert message in caplog.text and newest.name in caplog.text
+    assert checkpoint.load_model(previous)[1] == _config()
+
+
+def test_with_no_whole_checkpoint_left_the_error_names_each_one(tmp_path):
+    first, second = _run_of_checkpoints(tmp_path, epochs=(1, 2))
+    (first / checkpoint.MODEL_FILE).write_bytes(b"")
+    (second / checkpoint.PROGRESS_FILE).unlink()
+    with pytest.raises(checkpoint.CheckpointError) as error:
+        checkpoint.whole_checkpoint(second)
+    assert "progress.json missing" in str(error.value)
+    assert f"{first / checkpoint.MODEL_FILE}: truncated" in str(error.value)
+    with pytest.raises(checkpoint.CheckpointError, match="no such checkpoint folder"):
+        checkpoint.whole_checkpoint(tmp_path / "checkpoint_2026-12-03_12-00-09.000000")
+
+
+def test_a_newer_checkpoint_is_never_chosen_for_an_older_one(tmp_path):
+    first, second, third = _run_of_checkpoints(tmp_path)
+    (second / checkpoint.CONFIG_FILE).unlink()
+    assert checkpoint.whole_checkpoint(second) == first  # not the newer, whole `third`
+    assert checkpoint.whole_checkpoint(third) == third

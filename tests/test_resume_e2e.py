@@ -1,6 +1,7 @@
 """Fault tolerance end to end, as one run sequence: jobs/train.py on a tiny synthetic dataset with one Ray Train worker
 killed by SIGKILL after the first checkpoint (Ray Train restarts the worker group from that checkpoint and the job
-finishes), then `--resume RUN_NAME` with one more epoch continues the finished run into the same MLflow run.
+finishes), then `--resume RUN_NAME` with one more epoch continues the finished run into the same MLflow run; then
+the newest checkpoint is damaged, and jobs/evaluate.py and another `--resume` pass it over for the one before it.
 
 Every epoch costs 20-40 s on a 2-core machine (Ray Data re-reads and re-decodes the manifest each epoch and
 validation starts its own stream), so the killed job runs 3 epochs and the resumed one a 4th, instead of 4 + 1.
@@ -11,6 +12,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -138,6 +140,35 @@ def test_a_killed_worker_restarts_from_the_checkpoint_and_resume_adds_an_epoch(t
     assert json.loads((run_folder / "lavimo_run.json").read_text()) == record
     assert sorted(p.name for p in runs.iterdir() if (p / "lavimo_run.json").is_file()) == [run_folder.name]
     _check_one_mlflow_run(record, EPOCHS + 1)
+    _check_a_damaged_newest_checkpoint_is_passed_over(tmp_path, run_folder, env, steps_per_epoch)
+
+
+def _check_a_damaged_newest_checkpoint_is_passed_over(tmp_path: Path, run_folder: Path, env: dict,
+                                                     steps_per_epoch: int) -> None:
+    """The newest checkpoint's weights cut in half, as a kill during a copy leaves them: jobs/evaluate.py and
+    `--resume` warn, name it and use the newest whole one before it (tests/test_checkpoint.py damages it in the
+    other ways, through the same function)."""
+    *_, previous, newest = _checkpoints(run_folder)
+    weights = newest / "model.safetensors"
+    os.truncate(weights, weights.stat().st_size // 2)
+    skipped = f"skipping checkpoint {newest}: {weights}: truncated"
+    evaluated = subprocess.run([sys.executable, str(REPO / "jobs" / "evaluate.py"), "--checkpoint", str(newest)],
+                               cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    text = evaluated.stdout + evaluated.stderr
+    assert evaluated.returncode == 0 and skipped in text, text[-5000:]
+    assert f"using the previous whole checkpoint {previous} instead of {newest}" in text, text[-5000:]
+    assert (run_folder / "evaluation" / f"{previous.name}-test" / "results.json").is_file()
+    assert not (run_folder / "evaluation" / f"{newest.name}-test").exists()
+
+    previous_epoch = json.loads((previous / "progress.json").read_text())["epoch"]  # Ray Train may delete it now
+    again = subprocess.run(_command(tmp_path, "--resume", run_folder.name, **{"train.epochs": EPOCHS + 2}),
+                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    text = again.stdout + again.stderr
+    assert again.returncode == 0 and skipped in text, text[-5000:]
+    assert [(int(e), int(s)) for e, s in RESUMED_LOG.findall(text)] == \
+        [(previous_epoch, previous_epoch * steps_per_epoch)], text[-5000:]
+    progress, state = _last_state(run_folder)
+    assert progress["epoch"] == EPOCHS + 2 and state["step"] == (EPOCHS + 2) * steps_per_epoch
 
 
 def _check_one_mlflow_run(record: dict, epochs: int) -> None:

@@ -49,15 +49,16 @@ def record_evaluation(evaluation: Evaluation, uri: str, run_id: str, step: int) 
 def run_evaluation(request: EvaluationRequest) -> tuple[Evaluation, str, str]:
     """Evaluates and records; returns the evaluation and the MLflow (URI, run id) it went to: the training run
     of the checkpoint when its run folder names one, else a new run."""
-    config = checkpoint.read_config(request.checkpoint)
-    uri, run_id = _mlflow_run(request.checkpoint, config)
+    folder = str(checkpoint.whole_checkpoint(request.checkpoint))
+    config = checkpoint.read_config(folder)
+    uri, run_id = _mlflow_run(folder, config)
     resources = {"workers": request.workers, "cpus_per_worker": config.train.decode_cpus,
                  "gpus_per_worker": request.gpus_per_worker}
-    evaluation = evaluate_checkpoint(request.checkpoint, request.prepared or config.data.prepared, request.split,
-                                     request.folder or default_folder(request.checkpoint, request.split),
+    evaluation = evaluate_checkpoint(folder, request.prepared or config.data.prepared, request.split,
+                                     request.folder or default_folder(folder, request.split),
                                      dissimilar_ids_file=request.dissimilar_ids_file,
                                      published_file=request.published_file, **resources)
-    step = int(checkpoint.read_progress(request.checkpoint).get("epoch", 0))
+    step = int(checkpoint.read_progress(folder).get("epoch", 0))
     record_evaluation(evaluation, uri, run_id, step)
     return evaluation, uri, run_id
 

@@ -56,7 +56,8 @@ def run_retrieval(request: RetrievalRequest, connect_ray) -> list[Hit]:
     """Answers one query. The query is encoded (and checked) before the index is touched; Ray is started through
     `connect_ray()` only when the index has to be built."""
     request.check()
-    model, config = checkpoint.load_model(request.checkpoint)
+    folder = str(checkpoint.whole_checkpoint(request.checkpoint))
+    model, config = checkpoint.load_model(folder)
     prepared = request.prepared or config.data.prepared
     splits = list(request.splits or config.data.splits)
     encoder = QueryEncoder(model)
@@ -64,10 +65,10 @@ def run_retrieval(request: RetrievalRequest, connect_ray) -> list[Hit]:
     if request.video is not None:
         query = encoder.video(request.video, start=request.start, end=request.end, crop=request.crop)
     gpus = 0.0
-    if request.rebuild_index or not storage.exists(index_location(request.checkpoint, prepared, splits)):
+    if request.rebuild_index or not storage.exists(index_location(folder, prepared, splits)):
         connect_ray()
         gpus = gpus_per_actor()
-    index = load_or_build_index(request.checkpoint, prepared, splits, rebuild=request.rebuild_index,
+    index = load_or_build_index(folder, prepared, splits, rebuild=request.rebuild_index,
                                 dtype=request.index_dtype, workers=1, cpus_per_worker=config.train.decode_cpus,
                                 gpus_per_worker=gpus)
     if request.motion is not None:

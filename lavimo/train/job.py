@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from lavimo.data.prepare import ensure_synthetic_dataset, is_prepared, prepare_d
 from lavimo.eval.evaluate import Evaluation, check_dissimilar_list, evaluate_checkpoint
 from lavimo.eval.evaluation_job import record_evaluation
 from lavimo.eval.protocols import markdown_table
+from lavimo.train.checkpoint import whole_checkpoint
 from lavimo.train.trainer import TrainingRun, run_name, train
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ def run_training_job(config: LavimoConfig, resume: str | None = None) -> JobSumm
     run = train(config, resume or run_name(config))
     if run.best_checkpoint is None:
         raise RuntimeError(f"{run.folder}: training reported no checkpoint")
+    run = dataclasses.replace(run, best_checkpoint=str(whole_checkpoint(run.best_checkpoint)))
     evaluation = evaluate_checkpoint(run.best_checkpoint, config.data.prepared, "test",
                                      storage.join(run.folder, "test_evaluation"), workers=1,
                                      cpus_per_worker=config.train.decode_cpus,

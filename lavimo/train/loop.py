@@ -94,7 +94,8 @@ def _build_state(config: LavimoConfig, worker: Worker, steps_per_epoch: int) -> 
     state = TrainState(core, core, optimizer, scheduler, scaler)
     resumed = ray.train.get_checkpoint()
     if resumed is not None:
-        with resumed.as_directory() as folder:
+        with resumed.as_directory() as downloaded:  # a local checkpoint is its own folder, with its run's others
+            folder = checkpoint.whole_checkpoint(downloaded)
             checkpoint.load_weights(folder, core)
             saved = checkpoint.load_training_state(folder)
         optimizer.load_state_dict(saved["optimizer"])
