@@ -27,9 +27,16 @@ def connect(min_local_cpus: float = 0) -> None:
     ray.data.DataContext.get_current().enable_progress_bars = False
     num_cpus = None if address else max(os.cpu_count() or 1, math.ceil(min_local_cpus))
     # "local": a new cluster even when `ray start` clusters run on this machine (Ray would join one of them)
-    ray.init(address=address or "local", num_cpus=num_cpus, log_to_driver=True, runtime_env={"env_vars": quiet})
+    ray.init(address=address or "local", num_cpus=num_cpus, log_to_driver=True,
+             runtime_env={"env_vars": {**mlflow_client_settings(), **quiet}})
     where = address or "a new local cluster"
     log.info("connected to %s with %s CPUs", where, ray.cluster_resources().get("CPU", 0))
+
+
+def mlflow_client_settings() -> dict[str, str]:
+    """The driver's MLFLOW_* variables (credentials, HTTP retries and timeouts, LAVIMO_MLFLOW_FLUSH_S): rank 0 logs
+    from a worker process, which gets them through the job's runtime environment."""
+    return {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_") or k == "LAVIMO_MLFLOW_FLUSH_S"}
 
 
 def gpus_per_actor() -> float:

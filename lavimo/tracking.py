@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from lavimo import outbox
 
 log = logging.getLogger(__name__)
 
@@ -99,37 +101,31 @@ def start_run(uri: str, experiment: str, run_name: str, config: dict[str, Any],
 
 
 class RunLogger:
-    """Metrics and artifacts of one existing run; used on world rank 0 only, and by the driver at the end."""
+    """Metrics, tags, artifacts and the final status of one existing run, queued on this process's outbox of the
+    run (lavimo.outbox): no call waits for the server. `run_folder` is where undelivered records go at the end."""
 
-    def __init__(self, uri: str, run_id: str):
-        from mlflow.tracking import MlflowClient
-
-        self.client = MlflowClient(tracking_uri=uri)
+    def __init__(self, uri: str, run_id: str, run_folder: str):
+        self.box = outbox.outbox(uri, run_id, run_folder)
         self.run_id = run_id
 
     def metrics(self, values: dict[str, float], step: int) -> None:
-        from mlflow.entities import Metric
-
-        now = int(time.time() * 1000)
-        batch = [Metric(key=k, value=float(v), timestamp=now, step=step) for k, v in values.items()]
-        self.client.log_batch(self.run_id, metrics=batch)
+        self.box.put("metrics", {"values": {k: float(v) for k, v in values.items()}, "step": int(step),
+                                 "timestamp": int(time.time() * 1000)})
 
     def artifact_text(self, text: str, name: str) -> None:
         self.artifact_bytes(text.encode("utf-8"), name)
 
     def artifact_bytes(self, data: bytes, name: str) -> None:
-        with tempfile.TemporaryDirectory() as scratch:
-            path = Path(scratch) / name
-            path.write_bytes(data)
-            self.client.log_artifact(self.run_id, str(path))
+        self.box.put("artifact", {"name": name, "data": base64.b64encode(data).decode("ascii")})
 
     def tags(self, values: dict[str, str]) -> None:
-        from mlflow.entities import RunTag
-
-        self.client.log_batch(self.run_id, tags=[RunTag(key, value) for key, value in values.items()])
+        self.box.put("tags", {"values": {k: str(v) for k, v in values.items()}})
 
     def finish(self, status: str = "FINISHED", end_time_s: float | None = None) -> None:
         """Ends the run now, or at `end_time_s` (Unix seconds)."""
-        end_time_ms = int(end_time_s * 1000) if end_time_s is not None else None
-        self.client.set_terminated(self.run_id, status=status, end_time=end_time_ms)
+        end_time_ms = int((time.time() if end_time_s is None else end_time_s) * 1000)
+        self.box.put("finish", {"status": status, "end_time_ms": end_time_ms})
 
+    def close(self, flush_s: float | None = None) -> int:
+        """Waits for delivery (see Outbox.close); returns how many records went to the run folder instead."""
+        return outbox.close(self.box, flush_s)

@@ -113,19 +113,44 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+class TrackingServer:
+    """A real `mlflow server` on localhost (SQLite store and artifacts in `folder`), which a test can stop, as a
+    crash or a partition does (SIGKILL), and start again on the same port and store."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.port = folder, free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
+                   "--backend-store-uri", f"sqlite:///{self.folder / 'server.db'}",
+                   "--artifacts-destination", str(self.folder / "artifacts"), "--workers", "1"]
+        log_path = self.folder / "mlflow_server.log"
+        with open(log_path, "a") as log:
+            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        _wait_until_up(f"{self.uri}/health", self._process, log_path)
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()
+        self._process = None
+
+
 @pytest.fixture
-def mlflow_server(tmp_path):
-    """A real MLflow tracking server on localhost (SQLite store, artifacts in tmp_path); yields its URI."""
-    port = free_port()
-    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-               "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-               "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"]
-    with open(tmp_path / "mlflow_server.log", "w") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    uri = f"http://127.0.0.1:{port}"
+def tracking_server(tmp_path):
+    """A TrackingServer in tmp_path, started; stopped afterwards, whatever happened."""
+    server = TrackingServer(tmp_path / "mlflow")
     try:
-        _wait_until_up(f"{uri}/health", server, tmp_path / "mlflow_server.log")
-        yield uri
+        server.start()
+        yield server
     finally:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
+        server.stop()
+
+
+@pytest.fixture
+def mlflow_server(tracking_server):
+    """The URI of a real MLflow tracking server on localhost (see TrackingServer)."""
+    return tracking_server.uri

@@ -119,7 +119,9 @@ def test_a_child_run_is_nested_under_its_parent(tmp_path, monkeypatch):
     assert "mlflow.parentRunId" not in client.get_run(parent).data.tags
     assert client.get_run(parent).data.params == {"search_space.train.epsilon.uniform": "[0.6, 0.9]"}
     assert client.get_run(child).info.status == "RUNNING" and client.get_run(child).info.end_time is None
-    RunLogger(uri, child).finish("FINISHED", end_time_s=1_800_000_000.5)  # the trial's last report
+    logger = RunLogger(uri, child, str(tmp_path / "runs" / "sweep-1"))
+    logger.finish("FINISHED", end_time_s=1_800_000_000.5)  # the trial's last report
+    assert logger.close() == 0
     assert (client.get_run(child).info.status, client.get_run(child).info.end_time) == ("FINISHED", 1_800_000_000_500)
 
 

@@ -41,10 +41,11 @@ def test_a_local_run_keeps_its_artifacts_beside_its_store(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     uri = tracking_uri(str(tmp_path / "runs"))
     run_id = start_run(uri, "local", "run-1", {"train": {"epochs": 2}})
-    logger = RunLogger(uri, run_id)
+    logger = RunLogger(uri, run_id, str(tmp_path / "runs" / "run-1"))
     logger.metrics({"val/t2m/R10": 12.5}, step=1)
     logger.artifact_text("hello", "note.txt")
     logger.finish()
+    assert logger.close() == 0  # all delivered
     run = MlflowClient(uri).get_run(run_id)
     assert run.data.params == {"train.epochs": "2"} and run.data.metrics == {"val/t2m/R10": 12.5}
     assert (tmp_path / "runs" / "mlartifacts").is_dir() and not (tmp_path / "mlruns").exists()

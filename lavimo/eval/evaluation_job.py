@@ -34,9 +34,9 @@ def default_folder(checkpoint_folder: str, split: str) -> str:
     return storage.join(parent, "evaluation", f"{name}-{split}")
 
 
-def record_evaluation(evaluation: Evaluation, uri: str, run_id: str, step: int) -> None:
-    """Every protocol's metrics and the result files into an MLflow run."""
-    logger = tracking.RunLogger(uri, run_id)
+def record_evaluation(evaluation: Evaluation, uri: str, run_id: str, run_folder: str, step: int) -> None:
+    """Every protocol's metrics and the result files into an MLflow run (queued; see lavimo.outbox)."""
+    logger = tracking.RunLogger(uri, run_id, run_folder)
     logger.metrics(evaluation.metrics(), step=step)
     name = f"{evaluation.split}_results"
     logger.artifact_text(evaluation.tables, f"{name}.md")
@@ -59,7 +59,9 @@ def run_evaluation(request: EvaluationRequest) -> tuple[Evaluation, str, str]:
                                      dissimilar_ids_file=request.dissimilar_ids_file,
                                      published_file=request.published_file, **resources)
     step = int(checkpoint.read_progress(folder).get("epoch", 0))
-    record_evaluation(evaluation, uri, run_id, step)
+    run_folder = storage.absolute(folder).rstrip("/").rsplit("/", 1)[0]
+    record_evaluation(evaluation, uri, run_id, run_folder, step)
+    tracking.RunLogger(uri, run_id, run_folder).close()
     return evaluation, uri, run_id
 
 

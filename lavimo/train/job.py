@@ -61,8 +61,9 @@ def run_training_job(config: LavimoConfig, resume: str | None = None) -> JobSumm
                                      storage.join(run.folder, "test_evaluation"), workers=1,
                                      cpus_per_worker=config.train.decode_cpus,
                                      gpus_per_worker=1.0 if config.train.use_gpu else 0.0)
-    record_evaluation(evaluation, run.mlflow_uri, run.mlflow_run_id, step=int(run.metrics.get("epoch", 0)))
-    logger = tracking.RunLogger(run.mlflow_uri, run.mlflow_run_id)
+    record_evaluation(evaluation, run.mlflow_uri, run.mlflow_run_id, run.folder, step=int(run.metrics.get("epoch", 0)))
+    logger = tracking.RunLogger(run.mlflow_uri, run.mlflow_run_id, run.folder)
     logger.artifact_text(json.dumps({"best_checkpoint": run.best_checkpoint}, indent=2), "best_checkpoint.json")
     logger.finish()
+    logger.close()
     return JobSummary(run, evaluation)

@@ -54,7 +54,8 @@ class TrainState:
 
 
 def train_loop_per_worker(loop_config: dict) -> None:
-    """Entry point of every Ray Train worker. loop_config: config (dict), steps_per_epoch, mlflow_uri, run_id."""
+    """Entry point of every Ray Train worker. loop_config: config (dict), steps_per_epoch, mlflow_uri, run_id,
+    run_folder (where rank 0 leaves the MLflow records the server did not take by the end)."""
     config = from_dict(LavimoConfig, loop_config["config"])
     context = ray.train.get_context()
     worker = Worker(context.get_world_rank(), context.get_world_size(), ray.train.torch.get_device())
@@ -62,7 +63,17 @@ def train_loop_per_worker(loop_config: dict) -> None:
     torch.set_num_threads(max(1, round(config.train.cpus_per_worker)))  # as many threads as reserved CPUs
     state = _build_state(config, worker, loop_config["steps_per_epoch"])
     loss_fn = build_loss(config, World(worker.rank, worker.world_size))
-    tracker = RunLogger(loop_config["mlflow_uri"], loop_config["run_id"]) if worker.is_chief else None
+    tracker = RunLogger(loop_config["mlflow_uri"], loop_config["run_id"], loop_config["run_folder"]) \
+        if worker.is_chief else None
+    try:
+        _train(state, loss_fn, config, worker, tracker)
+    finally:
+        if tracker is not None:
+            tracker.close()
+
+
+def _train(state: TrainState, loss_fn, config: LavimoConfig, worker: Worker, tracker: RunLogger | None) -> None:
+    """Epochs from the state's to train.epochs: train, validate (rank 0), report and checkpoint."""
     train_shard = ray.train.get_dataset_shard("train")
     val_shard = ray.train.get_dataset_shard("val")
     while state.epoch < config.train.epochs:

@@ -23,7 +23,7 @@ from ray.tune.search.basic_variant import BasicVariantGenerator
 from ray.util.state import list_nodes
 from ray.util.state.exception import RayStateApiException
 
-from lavimo import tracking
+from lavimo import outbox, tracking
 from lavimo.config import ConfigError, LavimoConfig, from_dict, load_config
 from lavimo.data import storage
 from lavimo.eval.metrics import RECALL_AT
@@ -263,7 +263,10 @@ def run_trial(values: dict, base: LavimoConfig, parent: tracking.ParentRun) -> N
     may stop the trial; the MLflow run is a child of the sweep's run."""
     config = apply_values(base, values)
     name = trial_run_name(ray.tune.get_context().get_trial_id())
-    train(config, name, parent=parent, callbacks=[TuneReportCallback()])
+    try:
+        train(config, name, parent=parent, callbacks=[TuneReportCallback()])
+    finally:
+        outbox.close_all()  # the trial's own records (its tags), before Tune ends this process
 
 
 def run_sweep(sweep: Sweep, resume: str | None = None) -> SweepResult:
@@ -382,20 +385,23 @@ def _record(sweep: Sweep, name: str, folder: str, parent: tracking.ParentRun,
     """Writes the report into the sweep folder and the parent run, and closes every trial's child run."""
     metric = sweep.spec.metric
     log_keys = {d.key for d in sweep.dimensions if d.kind == "loguniform"}
-    logger = tracking.RunLogger(parent.uri, parent.run_id)
+    logger = tracking.RunLogger(parent.uri, parent.run_id, folder)
     for file_name, data in sweep_report.report_files(trials, sweep.keys, log_keys, metric).items():
         storage.write_bytes_atomic(storage.join(folder, file_name), data)
         logger.artifact_bytes(data, file_name)
     for trial in trials:
         if trial.mlflow_run_id is not None:
-            child = tracking.RunLogger(parent.uri, trial.mlflow_run_id)
+            child = tracking.RunLogger(parent.uri, trial.mlflow_run_id, folder)
             child.tags({"tune.trial_id": trial.trial_id, "tune.status": trial.status,
                         "tune.swept": json.dumps(trial.params, sort_keys=True)})
             child.finish("FAILED" if trial.status == sweep_report.ERROR else "FINISHED", trial.last_report_s)
+            child.close()
     best = sweep_report.best_trial(trials)
     if best is None:
         logger.finish("FAILED")
+        logger.close()
         raise RuntimeError(f"sweep {name}: no trial reported {metric}; see {storage.join(folder, 'trials.md')}")
     logger.metrics({f"best/{metric}": best.best}, step=best.epochs)
     logger.finish()
+    logger.close()
     return SweepResult(name, folder, parent, trials, best, metric)

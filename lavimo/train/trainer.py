@@ -55,14 +55,14 @@ def train(config: LavimoConfig, name: str, parent: tracking.ParentRun | None = N
     train_table = read_manifest(manifest_path(config.data.prepared, "train"))[0]
     train_rows = train_table.num_rows
     unpaired = unmirrored_count(stream_table(train_table))  # never flipped; counted with the run (sample_stream warns)
-    tracking.RunLogger(uri, run_id).tags({"data.train_motions_without_mirror": str(unpaired)})
+    tracking.RunLogger(uri, run_id, folder).tags({"data.train_motions_without_mirror": str(unpaired)})
     steps_per_epoch = train_rows // config.train.batch_size
     if steps_per_epoch == 0:
         raise ValueError(f"train.batch_size {config.train.batch_size} is larger than the {train_rows} training motions")
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config={"config": config.to_dict(), "steps_per_epoch": steps_per_epoch,
-                           "mlflow_uri": uri, "run_id": run_id},
+                           "mlflow_uri": uri, "run_id": run_id, "run_folder": folder},
         scaling_config=ray.train.ScalingConfig(num_workers=config.train.num_workers, use_gpu=config.train.use_gpu,
                                                resources_per_worker={"CPU": config.train.cpus_per_worker}),
         run_config=_run_config(config, name, storage_path, callbacks),
