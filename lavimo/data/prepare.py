@@ -75,6 +75,7 @@ def prepare_dataset(config: LavimoConfig) -> PrepareSummary:
     """Runs the whole preparation on the connected Ray cluster; finished work of an earlier run is reused."""
     data = dataclasses.replace(config.data, root=storage.absolute(config.data.root),
                                prepared=storage.absolute(config.data.prepared))
+    storage.check_writable(data.prepared, "data.prepared")
     spec, rules = dataset_spec(data)
     summary = PrepareSummary(prepared=data.prepared)
     mean_path, std_path = load_statistics(data.root, spec)

@@ -83,3 +83,20 @@ def write_bytes_atomic(location: str, data: bytes) -> None:
     with fs.open_output_stream(temporary) as stream:
         stream.write(data)
     fs.move(temporary, path)
+
+
+def check_writable(location: str, key: str) -> None:
+    """Creates the folder and writes and deletes a probe file in it, so that a job whose output place cannot be
+    written fails at its start, naming the config key, the place and the operation (not hours later)."""
+    fs, path = resolve(location)
+    probe = f"{path.rstrip('/')}/.lavimo-write-probe-{uuid.uuid4().hex}"
+    operation = "create the folder"
+    try:
+        fs.create_dir(path, recursive=True)
+        operation = "write a file in it"
+        with fs.open_output_stream(probe) as stream:
+            stream.write(b"probe")
+        operation = "delete a file in it"
+        fs.delete_file(probe)
+    except OSError as error:
+        raise OSError(f"{key} {location}: cannot {operation} ({error})") from None

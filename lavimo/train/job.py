@@ -52,6 +52,7 @@ def run_training_job(config: LavimoConfig, resume: str | None = None) -> JobSumm
     """Prepares (once), trains, evaluates the best checkpoint on the test split, and records it all in MLflow."""
     if config.eval.dissimilar_ids:
         check_dissimilar_list(config.eval.dissimilar_ids, config.data.root)  # now, not after training
+    storage.check_writable(config.train.storage_path, "train.storage_path")  # now, not at the first checkpoint
     ensure_prepared(config)
     run = train(config, resume or run_name(config))
     if run.best_checkpoint is None:

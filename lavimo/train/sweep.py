@@ -272,6 +272,7 @@ def run_trial(values: dict, base: LavimoConfig, parent: tracking.ParentRun) -> N
 def run_sweep(sweep: Sweep, resume: str | None = None) -> SweepResult:
     """Prepares the data once, runs (or, with `resume` = a sweep's name, resumes) the trials, writes the report."""
     _warn_without_state_api()
+    storage.check_writable(storage.absolute(sweep.spec.storage_path), "storage_path")  # before any trial runs
     ensure_prepared(sweep.base)
     name = resume or f"{sweep.spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     root = storage.absolute(sweep.spec.storage_path)

@@ -1,0 +1,36 @@
+"""Output places that cannot be written stop a job at its start, naming the key, the place and the operation."""
+
+import pytest
+
+from lavimo.config import load_config
+from lavimo.data import storage
+from lavimo.data.prepare import prepare_dataset
+from lavimo.train.job import run_training_job
+from tests.looks import CPU_DEMO
+
+
+@pytest.fixture
+def blocked(tmp_path):
+    """A place no folder can be made at: below a regular file (root may write anywhere, so no chmod)."""
+    (tmp_path / "a_file").write_text("not a folder")
+    return str(tmp_path / "a_file" / "runs")
+
+
+def test_a_writable_place_is_made_and_left_clean(tmp_path):
+    storage.check_writable(str(tmp_path / "new" / "runs"), "train.storage_path")
+    assert (tmp_path / "new" / "runs").is_dir() and not list((tmp_path / "new" / "runs").iterdir())
+
+
+def test_a_place_that_cannot_be_written_is_named_with_the_operation(blocked):
+    with pytest.raises(OSError, match=rf"train.storage_path {blocked}: cannot create the folder"):
+        storage.check_writable(blocked, "train.storage_path")
+
+
+def test_the_training_job_and_preparation_stop_at_once_on_such_a_place(blocked, tmp_path):
+    config = load_config(CPU_DEMO, [f"train.storage_path={blocked}", f"data.prepared={tmp_path / 'prepared'}"])
+    with pytest.raises(OSError, match=rf"train.storage_path {blocked}: cannot create the folder"):
+        run_training_job(config)
+    assert not (tmp_path / "prepared").exists()  # stopped before preparing anything
+    config = load_config(CPU_DEMO, [f"data.prepared={blocked}"])
+    with pytest.raises(OSError, match=rf"data.prepared {blocked}: cannot create the folder"):
+        prepare_dataset(config)
