@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -10,6 +11,7 @@ import ray
 import ray.data
 
 log = logging.getLogger(__name__)
+JOB_CONFIG_VARIABLE = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # set by Ray's job manager for a submitted job's driver
 
 
 def connect(min_local_cpus: float = 0) -> None:
@@ -28,7 +30,7 @@ def connect(min_local_cpus: float = 0) -> None:
     num_cpus = None if address else max(os.cpu_count() or 1, math.ceil(min_local_cpus))
     # "local": a new cluster even when `ray start` clusters run on this machine (Ray would join one of them)
     ray.init(address=address or "local", num_cpus=num_cpus, log_to_driver=True,
-             runtime_env={"env_vars": {**mlflow_client_settings(), **quiet}})
+             runtime_env={"env_vars": driver_env_vars({**mlflow_client_settings(), **quiet})})
     where = address or "a new local cluster"
     log.info("connected to %s with %s CPUs", where, ray.cluster_resources().get("CPU", 0))
 
@@ -37,6 +39,14 @@ def mlflow_client_settings() -> dict[str, str]:
     """The driver's MLFLOW_* variables (credentials, HTTP retries and timeouts, LAVIMO_MLFLOW_FLUSH_S): rank 0 logs
     from a worker process, which gets them through the job's runtime environment."""
     return {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_") or k == "LAVIMO_MLFLOW_FLUSH_S"}
+
+
+def driver_env_vars(wanted: dict[str, str]) -> dict[str, str]:
+    """`wanted` without the variables a submitted job's runtime environment sets already: `ray job submit
+    --runtime-env-json` passes those to every worker itself, and Ray refuses a key set twice."""
+    injected = json.loads(os.environ.get(JOB_CONFIG_VARIABLE) or "{}")
+    taken = (injected.get("runtime_env") or {}).get("env_vars") or {}
+    return {key: value for key, value in wanted.items() if key not in taken}
 
 
 def gpus_per_actor() -> float:
