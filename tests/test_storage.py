@@ -22,15 +22,15 @@ def test_a_writable_place_is_made_and_left_clean(tmp_path):
 
 
 def test_a_place_that_cannot_be_written_is_named_with_the_operation(blocked):
-    with pytest.raises(OSError, match=rf"train.storage_path {blocked}: cannot create the folder"):
+    with pytest.raises(storage.StorageError, match=rf"train.storage_path {blocked}: cannot create the folder"):
         storage.check_writable(blocked, "train.storage_path")
 
 
 def test_the_training_job_and_preparation_stop_at_once_on_such_a_place(blocked, tmp_path):
     config = load_config(CPU_DEMO, [f"train.storage_path={blocked}", f"data.prepared={tmp_path / 'prepared'}"])
-    with pytest.raises(OSError, match=rf"train.storage_path {blocked}: cannot create the folder"):
+    with pytest.raises(storage.StorageError, match=rf"train.storage_path {blocked}: cannot create the folder"):
         run_training_job(config)
     assert not (tmp_path / "prepared").exists()  # stopped before preparing anything
     config = load_config(CPU_DEMO, [f"data.prepared={blocked}"])
-    with pytest.raises(OSError, match=rf"data.prepared {blocked}: cannot create the folder"):
+    with pytest.raises(storage.StorageError, match=rf"data.prepared {blocked}: cannot create the folder"):
         prepare_dataset(config)

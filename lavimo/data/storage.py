@@ -85,9 +85,13 @@ def write_bytes_atomic(location: str, data: bytes) -> None:
     fs.move(temporary, path)
 
 
+class StorageError(OSError):
+    """A place a job writes to (named by its config key) cannot be written; retrying the same write will not help."""
+
+
 def check_writable(location: str, key: str) -> None:
     """Creates the folder and writes and deletes a probe file in it, so that a job whose output place cannot be
-    written fails at its start, naming the config key, the place and the operation (not hours later)."""
+    written fails before it writes there, naming the config key, the place and the operation."""
     fs, path = resolve(location)
     probe = f"{path.rstrip('/')}/.lavimo-write-probe-{uuid.uuid4().hex}"
     operation = "create the folder"
@@ -99,4 +103,4 @@ def check_writable(location: str, key: str) -> None:
         operation = "delete a file in it"
         fs.delete_file(probe)
     except OSError as error:
-        raise OSError(f"{key} {location}: cannot {operation} ({error})") from None
+        raise StorageError(f"{key} {location}: cannot {operation} ({error})") from None

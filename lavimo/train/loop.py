@@ -16,6 +16,7 @@ import torch
 import torch.distributed as dist
 
 from lavimo.config import LavimoConfig, from_dict
+from lavimo.data import storage
 from lavimo.data.pipeline import torch_batches
 from lavimo.eval.embed import Embedder, stack_embeddings
 from lavimo.eval.protocols import all_protocol, flat_metrics
@@ -55,7 +56,8 @@ class TrainState:
 
 def train_loop_per_worker(loop_config: dict) -> None:
     """Entry point of every Ray Train worker. loop_config: config (dict), steps_per_epoch, mlflow_uri, run_id,
-    run_folder (where rank 0 leaves the MLflow records the server did not take by the end)."""
+    run_folder (storage_path/name: the checkpoints go there, and rank 0 leaves there the MLflow records the server
+    did not take by the end)."""
     config = from_dict(LavimoConfig, loop_config["config"])
     context = ray.train.get_context()
     worker = Worker(context.get_world_rank(), context.get_world_size(), ray.train.torch.get_device())
@@ -66,13 +68,14 @@ def train_loop_per_worker(loop_config: dict) -> None:
     tracker = RunLogger(loop_config["mlflow_uri"], loop_config["run_id"], loop_config["run_folder"]) \
         if worker.is_chief else None
     try:
-        _train(state, loss_fn, config, worker, tracker)
+        _train(state, loss_fn, config, worker, tracker, loop_config["run_folder"])
     finally:
         if tracker is not None:
             tracker.close()
 
 
-def _train(state: TrainState, loss_fn, config: LavimoConfig, worker: Worker, tracker: RunLogger | None) -> None:
+def _train(state: TrainState, loss_fn, config: LavimoConfig, worker: Worker, tracker: RunLogger | None,
+           run_folder: str) -> None:
     """Epochs from the state's to train.epochs: train, validate (rank 0), report and checkpoint."""
     train_shard = ray.train.get_dataset_shard("train")
     val_shard = ray.train.get_dataset_shard("val")
@@ -88,7 +91,7 @@ def _train(state: TrainState, loss_fn, config: LavimoConfig, worker: Worker, tra
             metrics["time/validation_s"] = time.monotonic() - started
             tracker.metrics(metrics, step=state.epoch)
             log.info("epoch %d: %s", state.epoch, _summary(metrics))
-        _report(state, config, worker, metrics)
+        _report(state, config, worker, metrics, run_folder)
 
 
 def _summary(metrics: dict) -> str:
@@ -227,14 +230,20 @@ def _sum_over_workers(value: int, worker: Worker) -> int:
     return int(total.item())
 
 
-def _report(state: TrainState, config: LavimoConfig, worker: Worker, metrics: dict) -> None:
-    """Every worker reports (a barrier); the chief attaches a checkpoint every `checkpoint_every` epochs."""
+def _report(state: TrainState, config: LavimoConfig, worker: Worker, metrics: dict, run_folder: str) -> None:
+    """Every worker reports (a barrier); the chief attaches a checkpoint every `checkpoint_every` epochs, into
+    run_folder (storage_path/name), after checking that it can still be written."""
     due = state.epoch % config.train.checkpoint_every == 0 or state.epoch == config.train.epochs
     if not (due and worker.is_chief):
         ray.train.report(metrics)
         return
     training_state = {"optimizer": state.optimizer.state_dict(), "scheduler": state.scheduler.state_dict(),
                       "scaler": state.scaler.state_dict(), "epoch": state.epoch, "step": state.step}
+    storage.check_writable(run_folder, "train.storage_path")  # a full or read-only store stops the run here
     with tempfile.TemporaryDirectory() as folder:
         checkpoint.save_checkpoint(folder, state.core, training_state, config, metrics)
-        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
+        try:
+            ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
+        except OSError as error:  # the store failed while Ray Train copied the checkpoint into it
+            raise storage.StorageError(f"train.storage_path {run_folder}: cannot write the checkpoint of epoch "
+                                       f"{state.epoch} ({error})") from error

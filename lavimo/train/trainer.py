@@ -69,9 +69,25 @@ def train(config: LavimoConfig, name: str, parent: tracking.ParentRun | None = N
         datasets=_datasets(config),
         dataset_config=_data_config(),
     )
-    result = trainer.fit()
+    try:
+        result = trainer.fit()
+    except ray.train.ControllerError as error:
+        if isinstance(error.controller_failure, storage.StorageError):  # raised by StopOnStorageError
+            raise storage.StorageError(f"{error.controller_failure}; the run stopped at once; once the store can "
+                                       f"be written again, continue it with --resume {name}") from None
+        raise
     best = result.get_best_checkpoint(config.train.checkpoint_metric, "max") if result.best_checkpoints else None
     return TrainingRun(name, folder, uri, run_id, best.path if best else None, dict(result.metrics or {}))
+
+
+class StopOnStorageError(ray.train.UserCallback):
+    """Ends the run when a worker could not write to the store (StorageError) instead of restarting the workers:
+    every restart would meet the same full or read-only store, and max_failures restarts cost minutes."""
+
+    def after_exception(self, run_context, worker_exceptions: dict[int, Exception]) -> None:
+        for error in worker_exceptions.values():
+            if isinstance(error, storage.StorageError):
+                raise error
 
 
 def _run_config(config: LavimoConfig, name: str, storage_path: str,
@@ -79,7 +95,7 @@ def _run_config(config: LavimoConfig, name: str, storage_path: str,
     return ray.train.RunConfig(
         name=name,
         storage_path=storage_path,
-        callbacks=list(callbacks),
+        callbacks=[StopOnStorageError(), *callbacks],
         failure_config=ray.train.FailureConfig(max_failures=config.train.max_failures),
         checkpoint_config=ray.train.CheckpointConfig(
             num_to_keep=config.train.keep_checkpoints,
