@@ -31,15 +31,19 @@ class QueryEncoder:
         self.device = device
         self.tokenizer = load_tokenizer(model.config.text)
 
-    @torch.inference_mode()
     def text(self, sentence: str) -> np.ndarray:
         """A sentence -> (C,) unit vector."""
-        if not sentence or not sentence.strip():
+        return self.texts([sentence])[0]
+
+    @torch.inference_mode()
+    def texts(self, sentences: list[str]) -> np.ndarray:
+        """B sentences -> (B, C) unit vectors, one forward pass; QueryError if any is empty."""
+        if any(not sentence or not sentence.strip() for sentence in sentences):
             raise QueryError("the text query is empty")
-        input_ids, mask = tokenize(self.tokenizer, [sentence.strip()], self.model.config.text.max_tokens)
-        # input_ids, mask: (1, L)
-        embedding = self.model.encode_text(input_ids.to(self.device), mask.bool().to(self.device))  # (1, C)
-        return embedding[0].float().cpu().numpy()
+        input_ids, mask = tokenize(self.tokenizer, [s.strip() for s in sentences], self.model.config.text.max_tokens)
+        # input_ids, mask: (B, L)
+        embedding = self.model.encode_text(input_ids.to(self.device), mask.bool().to(self.device))  # (B, C)
+        return embedding.float().cpu().numpy()
 
     def video_frames(self, path: str | os.PathLike, *, start: float | None = None, end: float | None = None,
                      crop: Box | None = None) -> np.ndarray:
@@ -57,15 +61,21 @@ class QueryEncoder:
         frames = decode_frames(path, indices)  # (l_v, H, W, 3) as displayed
         return resize_frames(frames, box, video_input_size(config))
 
-    @torch.inference_mode()
     def video(self, path: str | os.PathLike, *, start: float | None = None, end: float | None = None,
               crop: Box | None = None) -> np.ndarray:
         """A video file of any size, orientation, frame rate and length -> (C,) unit vector (see video_frames)."""
+        self.check_has_video(os.fspath(path))
+        return self.clips(self.video_frames(path, start=start, end=end, crop=crop)[None])[0]
+
+    def check_has_video(self, what: str) -> None:
         if not self.model.config.has_video:
-            raise QueryError(f"{os.fspath(path)}: this checkpoint is 2-modal (text and motion): it has no video tower")
-        frames = torch.from_numpy(self.video_frames(path, start=start, end=end, crop=crop))[None]  # (1, l_v, S, S, 3)
-        embedding = self.model.encode_video(normalise_frames(frames, self.device))  # (1, C)
-        return embedding[0].float().cpu().numpy()
+            raise QueryError(f"{what}: this checkpoint is 2-modal (text and motion): it has no video tower")
+
+    @torch.inference_mode()
+    def clips(self, frames: np.ndarray) -> np.ndarray:
+        """(B, l_v, S, S, 3) uint8 frames from video_frames -> (B, C) unit vectors, one forward pass."""
+        embedding = self.model.encode_video(normalise_frames(torch.from_numpy(frames), self.device))  # (B, C)
+        return embedding.float().cpu().numpy()
 
 
 def _square_box(path: str | os.PathLike, meta: VideoMeta, crop: Box | None) -> Box:

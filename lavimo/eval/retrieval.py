@@ -35,6 +35,7 @@ class MotionRecord:
     captions: list[str]
     video_path: str  # its view 0, the one evaluation embeds
     video_fps: float
+    joints_path: str | None  # (T, J, 3) joint positions in metres, .npy; None when the dataset has none
 
 
 def index_location(checkpoint_folder: str, prepared: str, splits: list[str]) -> str:
@@ -51,10 +52,10 @@ def motion_records(prepared: str, splits: list[str]) -> dict[str, MotionRecord]:
     records = {}
     for split in splits:
         table = read_manifest(manifest_path(prepared, split))[0]
-        columns = ["id", "num_frames", "fps", "captions", "video_paths", "video_fps"]
+        columns = ["id", "num_frames", "fps", "captions", "video_paths", "video_fps", "joints_path"]
         for row in table.select(columns).to_pylist():
             records[row["id"]] = MotionRecord(row["num_frames"] / row["fps"], list(row["captions"]),
-                                              row["video_paths"][0], row["video_fps"])
+                                              row["video_paths"][0], row["video_fps"], row["joints_path"])
     return records
 
 

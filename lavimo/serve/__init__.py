@@ -1,0 +1,1 @@
+"""Motion search as a service: a checkpoint's motion library behind an HTTP API and a web page, on Ray Serve."""
