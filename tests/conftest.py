@@ -155,19 +155,3 @@ def mlflow_server(tracking_server):
     """The URI of a real MLflow tracking server on localhost (see TrackingServer)."""
     return tracking_server.uri
 
-
-SERVICE_UPLOAD_MB = 4  # the test service's upload limit: the clips are far smaller, an over-limit upload is cheap
-
-
-@pytest.fixture(scope="session")
-def motion_service(ray_head, tmp_path_factory):
-    """jobs/serve.py on the session's Ray head (tests/serving.py), shared by the service's API and page tests;
-    stopped by Ctrl+C at the end, which must end it cleanly."""
-    from tests.serving import start_service, stop_service
-
-    process, service = start_service(tmp_path_factory.mktemp("service"), ray_head.address, free_port(),
-                                     "--max-upload-mb", str(SERVICE_UPLOAD_MB))
-    try:
-        yield service
-    finally:
-        assert stop_service(process) == 0, service.log.read_text()[-5000:]

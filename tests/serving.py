@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 SPLITS = {"train": ["000001", "M000001", "000002", "M000002"], "val": ["000003"],
           "test": ["000004", "M000004", "000005", "M000005", "000006", "M000006"]}
 CAPTIONS = ["a person walks forward", "a person jumps twice", "someone waves with the left hand"]
+SERVICE_UPLOAD_MB = 4  # the test service's upload limit: the clips are far smaller, an over-limit upload is cheap
 
 
 @dataclass(frozen=True)

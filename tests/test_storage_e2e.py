@@ -10,7 +10,6 @@ Mounting a tmpfs needs root (the test machines run as root); where it is refused
 
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 

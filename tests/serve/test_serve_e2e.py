@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import requests
 
-from tests.conftest import SERVICE_UPLOAD_MB
+from tests.serving import SERVICE_UPLOAD_MB
 
 pytestmark = pytest.mark.e2e
 LIMIT = SERVICE_UPLOAD_MB * 2**20
@@ -52,6 +52,13 @@ def test_health_and_a_text_query(motion_service):
     assert answer.status_code == 200, answer.text
     assert answer.json()["query"] == "a person jumps twice"
     _check_results(answer.json(), 4, motion_service.motion_ids)
+
+
+def test_the_openapi_page_lists_every_endpoint(motion_service):
+    assert "swagger" in requests.get(f"{motion_service.url}/docs", timeout=30).text.lower()
+    paths = set(requests.get(f"{motion_service.url}/openapi.json", timeout=30).json()["paths"])
+    assert paths == {"/healthz", "/search/text", "/search/video", "/search/motion/{motion_id}", "/motions/{motion_id}",
+                     "/motions/{motion_id}/video", "/motions/{motion_id}/joints.npy"}
 
 
 def test_concurrent_text_queries_get_the_answers_they_get_alone(motion_service):
