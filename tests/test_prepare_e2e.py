@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lavimo.data import storage
 from lavimo.data.manifest import manifest_path, read_manifest
 from lavimo.data.video import probe_video
 
@@ -60,12 +61,17 @@ def _kill_after_some_videos(tmp_path, ray_cluster, at_least):
 def test_prepare_data_renders_embeds_writes_manifests_and_resumes(tmp_path, ray_cluster):
     before_kill = _kill_after_some_videos(tmp_path, ray_cluster, at_least=3)
     assert not (tmp_path / "prepared" / "manifest").exists()
+    # what a render task SIGKILLed mid-write leaves (the kill above may or may not have caught one)
+    (fingerprint,) = {name.parts[0] for name in before_kill}
+    planted = storage.temporary_sibling(str(tmp_path / "prepared" / "videos" / fingerprint / "M000001_v0.mp4"))
+    open(planted, "wb").write(b"half a video")
+    os.utime(planted, (time.time() - 3600,) * 2)
 
     report, output = _run(tmp_path, ray_cluster, "resumed.log")
     videos = tmp_path / "prepared" / "videos"
     for name, mtime in before_kill.items():  # finished work survives the kill and is not redone
         assert (videos / name).stat().st_mtime_ns == mtime
-    assert not list(videos.rglob("*.tmp*"))
+    assert not list(videos.rglob("*.tmp*")) and report["leftovers_removed"] >= 1
 
     rows = _check_manifests(tmp_path)
     held_out = read_manifest(manifest_path(str(tmp_path / "prepared"), "test_held_out"))[0].to_pylist()

@@ -1,5 +1,8 @@
 """Output places that cannot be written stop a job at its start, naming the key, the place and the operation."""
 
+import os
+import time
+
 import pytest
 
 from lavimo.config import load_config
@@ -34,3 +37,26 @@ def test_the_training_job_and_preparation_stop_at_once_on_such_a_place(blocked, 
     config = load_config(CPU_DEMO, [f"data.prepared={blocked}"])
     with pytest.raises(storage.StorageError, match=rf"data.prepared {blocked}: cannot create the folder"):
         prepare_dataset(config)
+
+
+def test_only_temporaries_older_than_the_cut_are_removed_at_any_depth(tmp_path):
+    """What a writer killed mid-write leaves goes; a running writer's temporary and every other file stay."""
+    folder = tmp_path / "videos" / "abc"
+    folder.mkdir(parents=True)
+    dead = storage.temporary_sibling(str(folder / "M1_v0.mp4"))
+    live = storage.temporary_sibling(str(folder / "M2_v0.mp4"))
+    for path in (dead, live, folder / "M3_v0.mp4", folder / ".M4_v0.mp4.tmp-not-ours"):
+        open(path, "w").write("x")
+    os.utime(dead, (1_000, 1_000))
+    os.utime(folder / "M3_v0.mp4", (1_000, 1_000))
+    assert storage.remove_leftover_temporaries(str(tmp_path), modified_before=time.time() - 60) == [dead]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [os.path.basename(live), "M3_v0.mp4", ".M4_v0.mp4.tmp-not-ours"])
+    assert storage.remove_leftover_temporaries(str(tmp_path / "missing"), time.time()) == []
+
+
+def test_an_atomic_write_leaves_no_temporary(tmp_path):
+    target = str(tmp_path / "sub" / "report.json")
+    storage.write_bytes_atomic(target, b"{}")
+    assert os.listdir(tmp_path / "sub") == ["report.json"]
+    assert storage.remove_leftover_temporaries(str(tmp_path), time.time() + 60) == []

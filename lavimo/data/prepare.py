@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 
 from lavimo import pretrained
@@ -32,6 +33,7 @@ class PrepareSummary:
     videos_reused: int = 0  # rendered earlier or supplied with the dataset
     captions_embedded: int = 0  # by this run
     captions_total: int = 0
+    leftovers_removed: int = 0  # temporary files of writers killed mid-write (an interrupted earlier run)
     report: SkipReport = field(default_factory=SkipReport)
 
     def to_dict(self) -> dict:
@@ -46,6 +48,7 @@ class PrepareSummary:
             f"videos: {self.videos_rendered} rendered now, {self.videos_reused} reused\n"
             f"{held_out}"
             f"captions: {self.captions_total} unique, {self.captions_embedded} embedded now\n"
+            f"unfinished files of an interrupted run removed: {self.leftovers_removed}\n"
             f"{self.report.summary()}\n"
             f"manifests: {', '.join(self.manifests.values())}"
         )
@@ -73,6 +76,7 @@ def index_dataset(data: DataConfig, spec: DatasetSpec, report: SkipReport) -> li
 
 def prepare_dataset(config: LavimoConfig) -> PrepareSummary:
     """Runs the whole preparation on the connected Ray cluster; finished work of an earlier run is reused."""
+    started = time.time()
     data = dataclasses.replace(config.data, root=storage.absolute(config.data.root),
                                prepared=storage.absolute(config.data.prepared))
     storage.check_writable(data.prepared, "data.prepared")
@@ -86,6 +90,7 @@ def prepare_dataset(config: LavimoConfig) -> PrepareSummary:
                                settings)  # what the videos beside it were rendered with
     results = list(pipeline.prepare_motions(items, job, config.prepare.render_cpus))
     rows = _collect(results, summary)
+    _remove_leftovers(data.prepared, started, summary)
     if not rows:
         raise ValueError(f"{data.root}: no usable motion\n{summary.report.summary()}")
     embeddings = _embed_captions(rows, config, summary)
@@ -107,6 +112,16 @@ def _collect(results: list[MotionResult], summary: PrepareSummary) -> list[dict]
             summary.videos_rendered += result.rendered
             summary.videos_reused += result.reused
     return rows
+
+
+def _remove_leftovers(prepared: str, started: float, summary: PrepareSummary) -> None:
+    """Every writer of this run has finished or given up by now; temporary files older than the run are what an
+    interrupted run's killed workers left mid-write."""
+    removed = storage.remove_leftover_temporaries(prepared, modified_before=started)
+    summary.leftovers_removed = len(removed)
+    if removed:
+        log.warning("removed %d unfinished file(s) that an interrupted preparation left in %s, e.g. %s",
+                    len(removed), prepared, removed[0])
 
 
 def write_manifests(rows: list[dict], held_out: dict[str, str], embeddings: dict, info: ManifestInfo,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -74,12 +75,38 @@ def load_npy(location: str) -> np.ndarray:
     return np.load(io.BytesIO(read_bytes(location)), allow_pickle=False)
 
 
+_TEMPORARY = re.compile(r"^\..+\.tmp-[0-9a-f]{32}$")  # what temporary_sibling names
+
+
+def temporary_sibling(location: str) -> str:
+    """A hidden, unique name beside `location` to write to before renaming (`DIR/.NAME.tmp-HEX`): readers that
+    list `*.mp4` or `*.json` never see it, and remove_leftover_temporaries can tell it from every other file."""
+    parent, _, name = location.rstrip("/").rpartition("/")
+    return f"{parent}/.{name}.tmp-{uuid.uuid4().hex}"
+
+
+def remove_leftover_temporaries(folder: str, modified_before: float) -> list[str]:
+    """Deletes the temporary files under `folder` (any depth) last modified before `modified_before` (epoch
+    seconds): what writers killed mid-write (a SIGKILLed Ray worker) left. Newer ones may belong to a writer that
+    is still running and are kept. Returns the deleted locations."""
+    fs, path = resolve(folder)
+    if fs.get_file_info(path).type != pafs.FileType.Directory:
+        return []
+    removed = []
+    for info in fs.get_file_info(pafs.FileSelector(path, recursive=True)):
+        if (info.type == pafs.FileType.File and _TEMPORARY.match(info.base_name)
+                and info.mtime is not None and info.mtime.timestamp() < modified_before):
+            fs.delete_file(info.path)
+            removed.append(info.path if not is_uri(folder) else join(folder, info.path[len(path):].lstrip("/")))
+    return sorted(removed)
+
+
 def write_bytes_atomic(location: str, data: bytes) -> None:
     """Writes to a temporary name beside the target, then renames, so readers never see a partial file."""
     fs, path = resolve(location)
     parent = path.rsplit("/", 1)[0]
     fs.create_dir(parent, recursive=True)
-    temporary = f"{path}.tmp-{uuid.uuid4().hex}"
+    temporary = temporary_sibling(path)
     with fs.open_output_stream(temporary) as stream:
         stream.write(data)
     fs.move(temporary, path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -11,6 +10,8 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+
+from lavimo.data import storage
 
 # Defaults, measured with benchmarks/bench_render.py at 256x256 on a shared 2-core machine:
 # - preset 'ultrafast': the only x264 preset near the budget of ~1 ms per drawn+encoded frame ('superfast'
@@ -55,10 +56,6 @@ def fps_fraction(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
-def _temporary_path(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-
-
 class H264Writer:
     """`with H264Writer(path, w, h, fps) as out: out.write(rgb)`; the file appears at `path` only when complete."""
 
@@ -71,7 +68,7 @@ class H264Writer:
             raise FileNotFoundError(f"{self.path}: its folder does not exist")
         self.width, self.height = width, height
         self.frames_written = 0
-        self._tmp = _temporary_path(self.path)
+        self._tmp = Path(storage.temporary_sibling(str(self.path)))
         options = {"movflags": "+faststart"} if settings.faststart else {}
         self._container = av.open(str(self._tmp), mode="w", format="mp4", options=options)
         try:

@@ -141,6 +141,6 @@ def _check_safetensors(path: Path) -> None:
 
 
 def _atomic(path: Path, write) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temporary = Path(storage.temporary_sibling(str(path)))
     write(temporary)
     os.replace(temporary, path)
