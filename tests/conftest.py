@@ -139,6 +139,15 @@ class TrackingServer:
         self._process = None
 
 
+@pytest.fixture(scope="session")
+def smoke_data(tmp_path_factory) -> dict[str, str]:
+    """The data settings of one synthetic dataset of the smoke config for the whole session: the first training job
+    that uses them generates and prepares it, the later ones find it prepared (rendering and embedding it once per
+    test cost about 40 s each)."""
+    folder = tmp_path_factory.mktemp("smoke_data")
+    return {"data.root": str(folder / "synthetic"), "data.prepared": str(folder / "prepared")}
+
+
 @pytest.fixture
 def tracking_server(tmp_path):
     """A TrackingServer in tmp_path, started; stopped afterwards, whatever happened."""

@@ -1,10 +1,11 @@
 """Fault tolerance end to end, as one run sequence: jobs/train.py on a tiny synthetic dataset with one Ray Train worker
 killed by SIGKILL after the first checkpoint (Ray Train restarts the worker group from that checkpoint and the job
-finishes), then `--resume RUN_NAME` with one more epoch continues the finished run into the same MLflow run; then
-the newest checkpoint is damaged, and jobs/evaluate.py and another `--resume` pass it over for the one before it.
+finishes); then `--resume RUN_NAME` with two more epochs, whose driver is killed by SIGKILL after its first new
+checkpoint; then that newest checkpoint is damaged, jobs/evaluate.py passes it over for the one before it, and a
+last `--resume` goes on from there and finishes the run: one MLflow run holding every epoch.
 
 Every epoch costs 20-40 s on a 2-core machine (Ray Data re-reads and re-decodes the manifest each epoch and
-validation starts its own stream), so the killed job runs 3 epochs and the resumed one a 4th, instead of 4 + 1.
+validation starts its own stream), so the killed job runs 3 epochs and the resumed ones take the run to 5.
 """
 
 import json
@@ -23,14 +24,14 @@ from tests.test_train_e2e import REPO, SMOKE, TINY, smoke_command
 
 pytestmark = pytest.mark.e2e
 
-EPOCHS = 3  # of the killed job; --resume adds one
+EPOCHS = 3  # of the job whose worker is killed; the resumed jobs take the run to EPOCHS + 2
 SETTINGS = {**TINY, "train.epochs": EPOCHS, "train.checkpoint_every": 1, "train.max_failures": 2}
 RESTART_LOG = ("[FailurePolicy] RETRY", "Source: worker group")  # Ray Train's controller deciding to restart
 RESUMED_LOG = re.compile(r"rank 0 resumed from epoch (\d+), step (\d+)")  # lavimo.train.loop
 
 
-def _command(tmp_path: Path, *extra: str, **changes) -> list[str]:
-    return [*smoke_command("train.py", tmp_path, {**SETTINGS, **changes}), *extra]
+def _command(tmp_path: Path, data: dict, *extra: str, **changes) -> list[str]:
+    return [*smoke_command("train.py", tmp_path, {**SETTINGS, **data, **changes}), *extra]
 
 
 def _environment(ray_address: str) -> dict:
@@ -64,28 +65,31 @@ def _train_workers(raylet: int) -> set[int]:
 
 def _checkpoints(run_folder: Path) -> list[Path]:
     """Complete checkpoint folders (progress.json is the last file a LAVIMO checkpoint writes), oldest first."""
-    return sorted((p for p in run_folder.glob("checkpoint_*") if (p / "progress.json").is_file()),
-                  key=lambda p: json.loads((p / "progress.json").read_text())["epoch"])
+    return sorted((p for p in run_folder.glob("checkpoint_*") if (p / "progress.json").is_file()), key=_epoch)
 
 
-def _wait_for_first_checkpoint(job: subprocess.Popen, runs: Path, log: Path, timeout_s: float = 300) -> Path:
-    """The run folder, once Ray Train has registered its first checkpoint."""
+def _wait_for_checkpoint(job: subprocess.Popen, runs: Path, log: Path, epoch: int, timeout_s: float = 300) -> Path:
+    """The run folder, once Ray Train has registered a whole checkpoint of `epoch` or later."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        assert job.poll() is None, f"the job ended before its first checkpoint:\n{log.read_text()[-4000:]}"
+        assert job.poll() is None, f"the job ended before the checkpoint of epoch {epoch}:\n{log.read_text()[-4000:]}"
         for record in runs.glob("*/lavimo_run.json"):
-            done = _checkpoints(record.parent)
             snapshot = record.parent / "checkpoint_manager_snapshot.json"
-            if done and snapshot.is_file() and done[0].name in snapshot.read_text():
+            registered = snapshot.read_text() if snapshot.is_file() else ""
+            if any(_epoch(folder) >= epoch and folder.name in registered for folder in _checkpoints(record.parent)):
                 return record.parent
         time.sleep(0.2)
-    raise AssertionError(f"no checkpoint after {timeout_s} s:\n{log.read_text()[-4000:]}")
+    raise AssertionError(f"no checkpoint of epoch {epoch} after {timeout_s} s:\n{log.read_text()[-4000:]}")
 
 
-def _steps_per_epoch(tmp_path: Path) -> int:
+def _epoch(checkpoint: Path) -> int:
+    return json.loads((checkpoint / "progress.json").read_text())["epoch"]
+
+
+def _steps_per_epoch(data: dict) -> int:
     import pyarrow.parquet as pq
 
-    rows = pq.read_metadata(tmp_path / "prepared" / "manifest" / "train.parquet").num_rows
+    rows = pq.read_metadata(Path(data["data.prepared"]) / "manifest" / "train.parquet").num_rows
     return rows // load_config(SMOKE).train.batch_size
 
 
@@ -98,56 +102,73 @@ def _last_state(run_folder: Path) -> tuple[dict, dict]:
     return json.loads((final / "progress.json").read_text()), state
 
 
-def test_a_killed_worker_restarts_from_the_checkpoint_and_resume_adds_an_epoch(tmp_path, ray_cluster):
+def test_a_killed_worker_restarts_and_a_killed_driver_resumes_into_the_same_run(tmp_path, ray_cluster, smoke_data):
     raylet = _raylet_pid()
     before = _train_workers(raylet)  # this test runs alone on the cluster: any later worker is this run's
     runs, log = tmp_path / "runs", tmp_path / "train.log"
     env = _environment(ray_cluster)
     with open(log, "w") as out:
-        job = subprocess.Popen(_command(tmp_path), cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        job = subprocess.Popen(_command(tmp_path, smoke_data), cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        run_folder = _wait_for_first_checkpoint(job, runs, log)
+        run_folder = _wait_for_checkpoint(job, runs, log, epoch=1)
         workers = sorted(_train_workers(raylet) - before)
         assert len(workers) == 2, f"expected the run's 2 Ray Train workers, found {workers}"
         epochs_at_kill = len(_checkpoints(run_folder))
         os.kill(workers[0], signal.SIGKILL)
         returncode = job.wait(timeout=600)
     finally:
-        if job.poll() is None:
-            job.kill()
-            job.wait()
+        _stop(job)
     text = log.read_text()
     assert returncode == 0, text[-5000:]
     assert epochs_at_kill < EPOCHS, "the worker was killed after the last epoch: nothing was left to restart"
     assert all(line in text for line in RESTART_LOG), text[-5000:]
     resumed = [int(epoch) for epoch, _ in RESUMED_LOG.findall(text)]
     assert resumed and min(resumed) >= 1, text[-5000:]
-    steps_per_epoch = _steps_per_epoch(tmp_path)
+    steps_per_epoch = _steps_per_epoch(smoke_data)
     progress, state = _last_state(run_folder)
     assert progress["epoch"] == EPOCHS and state["epoch"] == EPOCHS
     assert state["step"] == EPOCHS * steps_per_epoch
     assert (run_folder / "test_evaluation" / "results.json").is_file()
     record = json.loads((run_folder / "lavimo_run.json").read_text())
 
-    again = subprocess.run(_command(tmp_path, "--resume", run_folder.name, **{"train.epochs": EPOCHS + 1}),
-                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    text = again.stdout + again.stderr
-    assert again.returncode == 0, text[-5000:]
-    assert [(int(e), int(s)) for e, s in RESUMED_LOG.findall(text)] == [(EPOCHS, EPOCHS * steps_per_epoch)], \
-        text[-5000:]
-    progress, state = _last_state(run_folder)
-    assert progress["epoch"] == EPOCHS + 1 and state["step"] == (EPOCHS + 1) * steps_per_epoch
+    _kill_the_driver_after_its_first_checkpoint(tmp_path, smoke_data, run_folder, env, steps_per_epoch)
+    _check_a_damaged_newest_checkpoint_is_passed_over(tmp_path, smoke_data, run_folder, env, steps_per_epoch)
     assert json.loads((run_folder / "lavimo_run.json").read_text()) == record
     assert sorted(p.name for p in runs.iterdir() if (p / "lavimo_run.json").is_file()) == [run_folder.name]
-    _check_one_mlflow_run(record, EPOCHS + 1)
-    _check_a_damaged_newest_checkpoint_is_passed_over(tmp_path, run_folder, env, steps_per_epoch)
+    _check_one_mlflow_run(record, EPOCHS + 2)
 
 
-def _check_a_damaged_newest_checkpoint_is_passed_over(tmp_path: Path, run_folder: Path, env: dict,
+def _stop(job: subprocess.Popen) -> None:
+    if job.poll() is None:
+        job.kill()
+        job.wait()
+
+
+def _kill_the_driver_after_its_first_checkpoint(tmp_path: Path, data: dict, run_folder: Path, env: dict,
+                                                steps_per_epoch: int) -> None:
+    """`--resume` of the finished run to EPOCHS + 2 epochs, its driver (jobs/train.py) killed by SIGKILL once the
+    checkpoint of epoch EPOCHS + 1 is registered: Ray ends the job's workers, the run folder keeps that checkpoint."""
+    log = tmp_path / "resumed.log"
+    with open(log, "w") as out:
+        job = subprocess.Popen(_command(tmp_path, data, "--resume", run_folder.name, **{"train.epochs": EPOCHS + 2}),
+                               cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_checkpoint(job, run_folder.parent, log, epoch=EPOCHS + 1)
+        os.kill(job.pid, signal.SIGKILL)
+        assert job.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        _stop(job)
+    assert [(int(e), int(s)) for e, s in RESUMED_LOG.findall(log.read_text())] == \
+        [(EPOCHS, EPOCHS * steps_per_epoch)], log.read_text()[-5000:]
+    progress, _ = _last_state(run_folder)
+    assert progress["epoch"] == EPOCHS + 1
+
+
+def _check_a_damaged_newest_checkpoint_is_passed_over(tmp_path: Path, data: dict, run_folder: Path, env: dict,
                                                      steps_per_epoch: int) -> None:
     """The newest checkpoint's weights cut in half, as a kill during a copy leaves them: jobs/evaluate.py and
     `--resume` warn, name it and use the newest whole one before it (tests/test_checkpoint.py damages it in the
-    other ways, through the same function)."""
+    other ways, through the same function); that last `--resume` finishes the run."""
     *_, previous, newest = _checkpoints(run_folder)
     weights = newest / "model.safetensors"
     os.truncate(weights, weights.stat().st_size // 2)
@@ -160,8 +181,8 @@ def _check_a_damaged_newest_checkpoint_is_passed_over(tmp_path: Path, run_folder
     assert (run_folder / "evaluation" / f"{previous.name}-test" / "results.json").is_file()
     assert not (run_folder / "evaluation" / f"{newest.name}-test").exists()
 
-    previous_epoch = json.loads((previous / "progress.json").read_text())["epoch"]  # Ray Train may delete it now
-    again = subprocess.run(_command(tmp_path, "--resume", run_folder.name, **{"train.epochs": EPOCHS + 2}),
+    previous_epoch = _epoch(previous)  # Ray Train may delete it now
+    again = subprocess.run(_command(tmp_path, data, "--resume", run_folder.name, **{"train.epochs": EPOCHS + 2}),
                            cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     text = again.stdout + again.stderr
     assert again.returncode == 0 and skipped in text, text[-5000:]
@@ -182,4 +203,5 @@ def _check_one_mlflow_run(record: dict, epochs: int) -> None:
     # An epoch redone after the kill is logged twice: the set of steps counts.
     assert sorted({m.step for m in validation}) == list(range(1, epochs + 1))
     test_steps = {m.step for m in client.get_metric_history(record["run_id"], "test/all/t2m/R10")}
-    assert test_steps == {EPOCHS, epochs}  # the test split evaluated at the end of each job
+    assert test_steps == {EPOCHS, epochs}  # the test split evaluated at the end of each job that was not killed
+    assert client.get_run(record["run_id"]).info.status == "FINISHED"

@@ -37,9 +37,10 @@ def small_store(tmp_path):
         subprocess.run(["umount", "-l", str(store)], check=False)
 
 
-def test_a_store_that_fills_up_stops_the_run_at_once_naming_it(tmp_path, ray_head, mlflow_server, small_store):
+def test_a_store_that_fills_up_stops_the_run_at_once_naming_it(tmp_path, ray_head, mlflow_server, small_store,
+                                                               smoke_data):
     runs = small_store / "runs"
-    settings = {**TINY, "train.storage_path": str(runs), "train.epochs": 3, "train.checkpoint_every": 1,
+    settings = {**TINY, **smoke_data, "train.storage_path": str(runs), "train.epochs": 3, "train.checkpoint_every": 1,
                 "train.max_failures": 2}
     environment = dict(os.environ, RAY_ADDRESS=ray_head.address, MLFLOW_TRACKING_URI=mlflow_server)
     done = subprocess.run(smoke_command("train.py", tmp_path, settings), cwd=REPO, env=environment,

@@ -24,11 +24,13 @@ from tests.test_train_e2e import REPO, TINY, smoke_command
 pytestmark = pytest.mark.e2e
 
 REPLAYED = re.compile(r"(\d+) records delivered now, (\d+) by an earlier replay")  # jobs/replay_tracking.py
+EPOCHS = 4  # of test A: the server is down from the end of epoch 1 to the end of epoch 3
 QUICK_CLIENT = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"}
 
 
-def _start_job(tmp_path: Path, ray_address: str, server: TrackingServer, epochs: int, **env) -> tuple:
-    command = smoke_command("train.py", tmp_path, {**TINY, "train.epochs": epochs, "train.checkpoint_every": 1})
+def _start_job(tmp_path: Path, data: dict, ray_address: str, server: TrackingServer, epochs: int, **env) -> tuple:
+    settings = {**TINY, **data, "train.epochs": epochs, "train.checkpoint_every": 1}
+    command = smoke_command("train.py", tmp_path, settings)
     environment = dict(os.environ, RAY_ADDRESS=ray_address, MLFLOW_TRACKING_URI=server.uri, **QUICK_CLIENT, **env)
     log = tmp_path / "train.log"
     with open(log, "w") as out:
@@ -77,21 +79,22 @@ def _run_record(tmp_path: Path) -> tuple[Path, dict]:
     return run_folder, json.loads((run_folder / "lavimo_run.json").read_text())
 
 
-def _steps(tmp_path: Path, epochs: int) -> int:
+def _steps(data: dict, epochs: int) -> int:
     import pyarrow.parquet as pq
 
     from lavimo.config import load_config
     from tests.test_train_e2e import SMOKE
 
-    rows = pq.read_metadata(tmp_path / "prepared" / "manifest" / "train.parquet").num_rows
+    rows = pq.read_metadata(Path(data["data.prepared"]) / "manifest" / "train.parquet").num_rows
     return epochs * (rows // load_config(SMOKE).train.batch_size)
 
 
-def test_epochs_go_on_while_the_tracking_server_is_down_and_its_records_arrive_once(tmp_path, ray_cluster):
+def test_epochs_go_on_while_the_tracking_server_is_down_and_its_records_arrive_once(tmp_path, ray_cluster,
+                                                                                    smoke_data):
     server = TrackingServer(tmp_path / "mlflow")
     server.start()
     try:
-        job, log = _start_job(tmp_path, ray_cluster, server, epochs=6)
+        job, log = _start_job(tmp_path, smoke_data, ray_cluster, server, epochs=EPOCHS)
         _wait_for(job, log, "epoch 1:")
         server.stop()
         _wait_for(job, log, "epoch 3:")  # two epochs trained and validated with the server down
@@ -101,16 +104,16 @@ def test_epochs_go_on_while_the_tracking_server_is_down_and_its_records_arrive_o
         assert f"MLflow server {server.uri} reachable again" in text
         run_folder, record = _run_record(tmp_path)
         assert not (run_folder / PENDING_FOLDER).exists()
-        _check_complete_run(server.uri, record["run_id"], 6, _steps(tmp_path, 6))
+        _check_complete_run(server.uri, record["run_id"], EPOCHS, _steps(smoke_data, EPOCHS))
     finally:
         server.stop()
 
 
-def test_records_left_when_the_server_never_returns_are_replayed_exactly_once(tmp_path, ray_cluster):
+def test_records_left_when_the_server_never_returns_are_replayed_exactly_once(tmp_path, ray_cluster, smoke_data):
     server = TrackingServer(tmp_path / "mlflow")
     server.start()
     try:
-        job, log = _start_job(tmp_path, ray_cluster, server, epochs=2, LAVIMO_MLFLOW_FLUSH_S="3")
+        job, log = _start_job(tmp_path, smoke_data, ray_cluster, server, epochs=2, LAVIMO_MLFLOW_FLUSH_S="3")
         _wait_for(job, log, "epoch 1:")
         server.stop()
         text = _finish(job, log)
@@ -124,10 +127,10 @@ def test_records_left_when_the_server_never_returns_are_replayed_exactly_once(tm
         assert first.returncode == 0, first.stdout + first.stderr[-3000:]
         delivered, earlier = map(int, REPLAYED.search(first.stdout).groups())
         assert delivered > 0 and earlier == 0
-        _check_complete_run(server.uri, record["run_id"], 2, _steps(tmp_path, 2))
+        _check_complete_run(server.uri, record["run_id"], 2, _steps(smoke_data, 2))
         second = subprocess.run(replay, cwd=REPO, capture_output=True, text=True, timeout=300)
         assert second.returncode == 0, second.stderr[-3000:]
         assert tuple(map(int, REPLAYED.search(second.stdout).groups())) == (0, delivered)
-        _check_complete_run(server.uri, record["run_id"], 2, _steps(tmp_path, 2))
+        _check_complete_run(server.uri, record["run_id"], 2, _steps(smoke_data, 2))
     finally:
         server.stop()

@@ -24,9 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
 
 SMOKE = REPO / "ray_configs" / "smoke.yaml"  # 24 synthetic motions, 64-px videos, a tiny model, 2 epochs
-TINY = {  # the smoke config, with everything it writes under the test's tmp_path
-    "data.root": "{tmp}/synthetic",
-    "data.prepared": "{tmp}/prepared",
+TINY = {  # the smoke config, with the runs under the test's tmp_path (its data: the session's smoke_data)
     "train.storage_path": "{tmp}/runs",
     "train.experiment": "lavimo-e2e",
 }
@@ -61,10 +59,11 @@ def submit_job(dashboard: str, entrypoint: list[str], env_vars: dict, timeout_s:
 
 
 def test_train_job_submitted_to_a_ray_head_logs_to_mlflow_server_and_keeps_checkpoints(tmp_path, ray_head,
-                                                                                      mlflow_server):
+                                                                                      mlflow_server, smoke_data):
     """`ray job submit --working-dir .` of the smoke config to the session's `ray start --head` cluster, as a user
     submits to a real cluster; then the checkpoints, the MLflow run, and the evaluate and retrieve jobs on them."""
-    entrypoint = ["python", "jobs/train.py", *smoke_arguments(tmp_path, TINY, config="ray_configs/smoke.yaml")]
+    entrypoint = ["python", "jobs/train.py", *smoke_arguments(tmp_path, {**TINY, **smoke_data},
+                                                          config="ray_configs/smoke.yaml")]
     job_log = submit_job(ray_head.dashboard, entrypoint, {"MLFLOW_TRACKING_URI": mlflow_server}, timeout_s=900)
     assert "| t2m |" in job_log and "| v2m |" in job_log and "| v2m (held-out style) |" in job_log
     env = dict(os.environ, RAY_ADDRESS=ray_head.address, MLFLOW_TRACKING_URI=mlflow_server)
@@ -84,7 +83,7 @@ def test_train_job_submitted_to_a_ray_head_logs_to_mlflow_server_and_keeps_check
     best = json.loads(Path(MlflowClient(mlflow_server).download_artifacts(record["run_id"], "best_checkpoint.json"))
                       .read_text())["best_checkpoint"]
     _check_evaluate_job(best, env, mlflow_server, record["run_id"])
-    _check_retrieve_job(best, env, tmp_path)
+    _check_retrieve_job(best, env, tmp_path, smoke_data["data.prepared"])
 
 
 def _check_mlflow_run(uri, run_id):
@@ -127,7 +126,7 @@ def _check_evaluate_job(checkpoint, env, uri, run_id):
     assert len(history) == 2  # the training job's final evaluation, then this one
 
 
-def _check_retrieve_job(checkpoint, env, tmp_path):
+def _check_retrieve_job(checkpoint, env, tmp_path, prepared):
     """jobs/retrieve.py: a text query builds the index on Ray and renders a preview; then video and motion
     queries reuse the index, and bad queries fail before writing anything."""
     preview = tmp_path / "preview.mp4"
@@ -141,7 +140,6 @@ def _check_retrieve_job(checkpoint, env, tmp_path):
     assert scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores)
     meta = probe_video(preview)
     assert meta.width == 3 * 192 and meta.num_frames > 1
-    prepared = str(tmp_path / "prepared")
     assert Path(index_location(checkpoint, prepared, ["train", "val", "test"])).is_file()
 
     clip = write_filmed_clip(tmp_path / "filmed.mp4", frames=30, width=160, height=90)

@@ -1,5 +1,5 @@
 """End to end: jobs/tune.py on the session's Ray head, logging to a real MLflow server. Random search crossed with a
-grid of two batch sizes, the smaller more than the tiny training split holds: 3 trials that fail and 3 smoke-config
+grid of two batch sizes, the smaller more than the tiny training split holds: 2 trials that fail and 2 smoke-config
 trials of 8 epochs (each a 2-worker Ray Train run). The sweep is interrupted with Ctrl+C while its last trial runs,
 after that trial's first epoch, and resumed with `ray job submit ... jobs/tune.py --resume`; then the report files and
 the parent and child runs, read back with MlflowClient."""
@@ -28,7 +28,7 @@ METRIC = "val/t2m/R3"
 # After a trial's first report, 7 more epochs of 1.5-3 s: time to interrupt it mid-run (Ctrl+C reached Tune 3 s after
 # the report and stopped the trial 1.3 s later, 3 epochs after the report, when it was 4 epochs)
 EPOCHS = 8
-NUM_SAMPLES = 3
+NUM_SAMPLES = 2
 TOO_BIG = 4096  # a batch larger than the 24 training motions (and their mirrors): the trial fails inside Tune
 SWEPT = {"train.epsilon": {"uniform": [0.6, 0.95]}, "train.lambda_recon": {"loguniform": [0.01, 1.0]},
          "model.temperature_init": {"loguniform": [0.03, 0.2]},
@@ -38,8 +38,9 @@ LAST_TRIAL = f"trial_*_{2 * NUM_SAMPLES - 1:05d}"
 ARTIFACTS = {"trials.md", "trials.csv", "metric_vs_params.png", "learning_curves.png", "best_trial.json"}
 
 
-def _write_sweep(tmp_path: Path) -> Path:
-    overrides = {key: yaml.safe_load(str(value).format(tmp=tmp_path)) for key, value in TINY.items()}
+def _write_sweep(tmp_path: Path, data: dict) -> Path:
+    settings = {**TINY, **data}
+    overrides = {key: yaml.safe_load(str(value).format(tmp=tmp_path)) for key, value in settings.items()}
     spec = {"name": "tiny", "base": str(SMOKE), "overrides": {**overrides, "train.epochs": EPOCHS},
             "search_space": SWEPT, "search": "random", "num_samples": NUM_SAMPLES, "metric": METRIC, "asha": {"grace_period": 1, "reduction_factor": 2},
             "max_concurrent_trials": 1, "max_failures": 0, "storage_path": str(tmp_path / "sweeps"),
@@ -65,8 +66,8 @@ def _interrupt_during_last_trial(command: list[str], env: dict, sweeps: Path, lo
     return log.read_text()
 
 
-def test_tune_job_sweeps_resumes_and_logs_parent_and_child_runs(tmp_path, ray_head, mlflow_server):
-    sweep_file = _write_sweep(tmp_path)
+def test_tune_job_sweeps_resumes_and_logs_parent_and_child_runs(tmp_path, ray_head, mlflow_server, smoke_data):
+    sweep_file = _write_sweep(tmp_path, smoke_data)
     env = dict(os.environ, RAY_ADDRESS=ray_head.address, MLFLOW_TRACKING_URI=mlflow_server)
     command = [sys.executable, str(REPO / "jobs" / "tune.py"), "--config", str(sweep_file)]
     interrupted = _interrupt_during_last_trial(command, env, tmp_path / "sweeps", tmp_path / "interrupted.log")
