@@ -143,7 +143,7 @@ def index_split(root: str, split: str, report: SkipReport) -> list[MotionItem]:
     text_files = set(storage.list_files(storage.join(root, "texts")))
     items = []
     for motion_id in read_split_ids(root, split):
-        feature_path = storage.join(root, "new_joint_vecs", f"{motion_id}.npy")
+        feature_path, joints_path = motion_paths(root, motion_id)
         text_path = storage.join(root, "texts", f"{motion_id}.txt")
         if f"{motion_id}.npy" not in feature_files:
             report.skip("motion", feature_path, "feature file not found")
@@ -155,9 +155,15 @@ def index_split(root: str, split: str, report: SkipReport) -> list[MotionItem]:
         if not captions:
             report.skip("motion", text_path, "no usable caption")
             continue
-        joints_path = storage.join(root, "new_joints", f"{motion_id}.npy")
         items.append(MotionItem(motion_id, split, feature_path, joints_path, captions))
     return items
+
+
+def motion_paths(root: str, motion_id: str) -> tuple[str, str]:
+    """Where a motion's features (T-1, D) and joint positions (T, J, 3) lie in a dataset folder; the joints file
+    is optional (the synthetic set and HumanML3D have it)."""
+    return (storage.join(root, "new_joint_vecs", f"{motion_id}.npy"),
+            storage.join(root, "new_joints", f"{motion_id}.npy"))
 
 
 def _load_array(path: str, what: str) -> np.ndarray:

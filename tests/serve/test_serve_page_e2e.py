@@ -5,9 +5,6 @@ request to any other host."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -15,40 +12,18 @@ import pytest
 import requests
 from playwright.sync_api import expect, sync_playwright
 
+from tests.system_packages import debian_program
+
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = "/usr/bin/chromium"
 K = 3
 TIMEOUT_MS = 120_000  # a query on a loaded 2-core machine, the first one loading the model's towers
 
 
-def _apt_get(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=300", *args], capture_output=True, text=True,
-                          env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"), timeout=900)
-
-
-def _output(result: subprocess.CompletedProcess) -> str:
-    return f"$ {' '.join(result.args)}  (exit {result.returncode})\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-
-
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """/usr/bin/chromium, installed from Debian's package registry (`apt-get install -y chromium`) when missing;
-    the package lists are updated first only if the install fails for the lack of them."""
-    if not CHROMIUM.exists():
-        if shutil.which("apt-get") is None:
-            pytest.fail(f"{CHROMIUM} is missing and there is no apt-get to install it")
-        install = _apt_get("install", "-y", "chromium")
-        outputs = [_output(install)]
-        lists_missing = any(hint in install.stdout + install.stderr for hint in
-                            ("Unable to locate package", "has no installation candidate", "Failed to fetch"))
-        if install.returncode != 0 and lists_missing:
-            update = _apt_get("update")
-            install = _apt_get("install", "-y", "chromium")
-            outputs += [_output(update), _output(install)]
-        if install.returncode != 0 or not CHROMIUM.exists():
-            pytest.fail("could not install chromium:\n" + "\n".join(outputs), pytrace=False)
-    return str(CHROMIUM)
+    return debian_program("chromium", CHROMIUM)
 
 
 @pytest.fixture(scope="module")
@@ -143,13 +118,19 @@ def test_a_text_query_shows_k_playing_clips_with_downloads(search_page, motion_s
         assert first.locator("video").get_attribute(attribute) is not None, attribute
     _plays(page, f'#results .result[data-motion-id="{ids[0]}"] video')
 
-    links = {name: first.locator(f"a.download-{name}") for name in ("video", "joints")}
+    links = {name: first.locator(f"a.download-{name}") for name in ("video", "bvh", "joints")}
     assert links["video"].get_attribute("href") == f"/motions/{ids[0]}/video"
+    assert links["bvh"].get_attribute("href") == f"/motions/{ids[0]}.bvh"
+    assert links["bvh"].get_attribute("download") == f"{ids[0]}.bvh"
     assert links["joints"].get_attribute("href") == f"/motions/{ids[0]}/joints.npy"
     for link in links.values():
         answer = requests.get(motion_service.url + link.get_attribute("href"), timeout=60)
         assert answer.status_code == 200 and answer.content, link.get_attribute("href")
-    assert first.locator("a.download-bvh").count() == 0  # the service sends no bvh_url
+    with page.expect_download() as download:  # the browser saves the file the button names
+        links["bvh"].click()
+    saved = tmp_path / "saved.bvh"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename == f"{ids[0]}.bvh" and saved.read_text().startswith("HIERARCHY")
 
     shot = tmp_path / "results.png"
     page.screenshot(path=str(shot), full_page=True)
@@ -196,9 +177,9 @@ def test_a_blank_query_shows_the_services_error(search_page, motion_service):
     search_page.assert_only_the_service_was_asked()
 
 
-def test_text_from_the_service_is_escaped_and_a_bvh_url_gets_a_link(search_page, motion_service):
-    """The service's answer, altered on its way to the page: markup in a caption is shown as text, and a result
-    with a bvh_url gets a BVH link."""
+def test_text_from_the_service_is_escaped_and_the_links_are_the_services(search_page, motion_service):
+    """The service's answer, altered on its way to the page: markup in a caption is shown as text, and the BVH
+    link is the result's bvh_url, whatever it is."""
     page = search_page.page
     caption = '<img src=x onerror="window.injected = 1"><b>bold</b>'
 
@@ -216,4 +197,5 @@ def test_text_from_the_service_is_escaped_and_a_bvh_url_gets_a_link(search_page,
     assert first.locator(".caption").text_content() == caption
     assert first.locator("img, b").count() == 0 and page.evaluate("window.injected") is None
     assert first.locator("a.download-bvh").get_attribute("href") == "/motions/some/skeleton.bvh"
-    assert search_page.cards().nth(1).locator("a.download-bvh").count() == 0
+    second = search_page.cards().nth(1)
+    assert second.locator("a.download-bvh").get_attribute("href") == f"/motions/{second.get_attribute('data-motion-id')}.bvh"
