@@ -40,6 +40,7 @@ class Service:
     checkpoint: str
     motion_ids: list[str]
     videos: dict[str, str]  # motion id -> its rendered clip (view 0)
+    data_root: Path  # the HumanML3D-layout dataset folder of the motions
     log: Path
 
 
@@ -76,7 +77,7 @@ def start_service(tmp: Path, ray_address: str, port: int, *extra: str, timeout_s
     with open(log, "w") as out:
         process = subprocess.Popen(command, cwd=REPO, env=dict(os.environ, RAY_ADDRESS=ray_address),
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    service = Service(f"http://127.0.0.1:{port}", folder, ids, videos, log)
+    service = Service(f"http://127.0.0.1:{port}", folder, ids, videos, tmp / "data", log)
     deadline = time.monotonic() + timeout_s
     while True:
         assert process.poll() is None, f"jobs/serve.py ended:\n{log.read_text()[-5000:]}"

@@ -29,13 +29,15 @@ class Hit:
 
 @dataclass(frozen=True)
 class MotionRecord:
-    """What the manifest says of a motion that retrieval shows: length, captions, video."""
+    """What the manifest says of a motion that retrieval shows and exports: length, captions, video, its files."""
 
     duration_s: float
     captions: list[str]
     video_path: str  # its view 0, the one evaluation embeds
     video_fps: float
-    joints_path: str | None  # (T, J, 3) joint positions in metres, .npy; None when the dataset has none
+    dataset: str  # the name of its DatasetSpec
+    feature_path: str  # (T-1, D) features
+    joints_path: str | None  # (T, J, 3) joint positions in the dataset's units, .npy; None when the dataset has none
 
 
 def index_location(checkpoint_folder: str, prepared: str, splits: list[str]) -> str:
@@ -51,11 +53,12 @@ def motion_records(prepared: str, splits: list[str]) -> dict[str, MotionRecord]:
     """id -> MotionRecord for every motion of the splits' manifests."""
     records = {}
     for split in splits:
-        table = read_manifest(manifest_path(prepared, split))[0]
-        columns = ["id", "num_frames", "fps", "captions", "video_paths", "video_fps", "joints_path"]
+        table, info = read_manifest(manifest_path(prepared, split))
+        columns = ["id", "num_frames", "fps", "captions", "video_paths", "video_fps", "feature_path", "joints_path"]
         for row in table.select(columns).to_pylist():
             records[row["id"]] = MotionRecord(row["num_frames"] / row["fps"], list(row["captions"]),
-                                              row["video_paths"][0], row["video_fps"], row["joints_path"])
+                                              row["video_paths"][0], row["video_fps"], info.dataset,
+                                              row["feature_path"], row["joints_path"])
     return records
 
 

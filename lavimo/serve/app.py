@@ -17,7 +17,7 @@ import numpy as np
 import ray
 import torch
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, Field
 from ray import serve
 from starlette.datastructures import UploadFile
@@ -26,6 +26,7 @@ from lavimo.data import storage
 from lavimo.data.video import VideoError
 from lavimo.eval.query import QueryError
 from lavimo.eval.retrieval import Hit
+from lavimo.export.motions import ExportError
 from lavimo.serve.library import LibrarySettings, MotionLibrary, UnknownMotion
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ class Result(BaseModel):
     duration_s: float
     caption: str
     video_url: str
-    joints_url: str | None
+    joints_url: str
+    bvh_url: str
 
 
 class SearchResponse(BaseModel):
@@ -64,7 +66,8 @@ class Motion(BaseModel):
     duration_s: float
     captions: list[str]
     video_url: str
-    joints_url: str | None
+    joints_url: str
+    bvh_url: str
 
 
 @dataclass(frozen=True)
@@ -77,11 +80,14 @@ def _motion_url(motion_id: str, tail: str = "") -> str:
     return f"/motions/{quote(motion_id, safe='')}{tail}"
 
 
-def _results(hits: list[Hit], library: MotionLibrary) -> list[Result]:
+def _file_urls(motion_id: str) -> dict[str, str]:
+    return {"video_url": _motion_url(motion_id, "/video"), "joints_url": _motion_url(motion_id, "/joints.npy"),
+            "bvh_url": _motion_url(motion_id, ".bvh")}
+
+
+def _results(hits: list[Hit]) -> list[Result]:
     return [Result(rank=h.rank, motion_id=h.motion_id, score=h.score, duration_s=h.duration_s, caption=h.caption,
-                   video_url=_motion_url(h.motion_id, "/video"),
-                   joints_url=_motion_url(h.motion_id, "/joints.npy") if library.record(h.motion_id).joints_path
-                   else None) for h in hits]
+                   **_file_urls(h.motion_id)) for h in hits]
 
 
 def _form_k(value) -> int:
@@ -156,7 +162,7 @@ class MotionSearch:
         if not query.text.strip():
             raise HTTPException(422, "text: the query is empty")
         vector = await self._embed_texts(query.text)
-        return SearchResponse(query=query.text, results=_results(self.library.search(vector, query.k), self.library))
+        return SearchResponse(query=query.text, results=_results(self.library.search(vector, query.k)))
 
     @api.post("/search/video", response_model=SearchResponse)
     async def search_video(self, request: Request) -> SearchResponse:
@@ -181,43 +187,53 @@ class MotionSearch:
                     raise HTTPException(400, f"{upload.filename or 'the upload'}: "
                                              f"{str(error).replace(str(path), 'the file')}") from None
         vector = await self._embed_clips(frames)
-        return SearchResponse(query=upload.filename or "video", results=_results(self.library.search(vector, k), self.library))
+        return SearchResponse(query=upload.filename or "video", results=_results(self.library.search(vector, k)))
 
     @api.get("/search/motion/{motion_id}", response_model=SearchResponse)
     async def search_motion(self, motion_id: str, k: int = Query(5, ge=1, le=MAX_K)) -> SearchResponse:
         try:
             vector = self.library.motion_vector(motion_id)
-        except UnknownMotion:
-            raise HTTPException(404, f"motion {motion_id!r} is not in the library") from None
+        except UnknownMotion as error:
+            raise HTTPException(404, error.args[0]) from None
         hits = self.library.search(vector, k, exclude=motion_id)
-        return SearchResponse(query=f"motion {motion_id}", results=_results(hits, self.library))
+        return SearchResponse(query=f"motion {motion_id}", results=_results(hits))
+
+    @api.get("/motions/{motion_id}.bvh")
+    async def motion_bvh(self, motion_id: str) -> Response:
+        """The motion as BVH (metres, y up, on the floor, facing +z): the bytes of jobs/export.py --format bvh."""
+        return await self._export(motion_id, "bvh", "text/plain; charset=utf-8", f"{motion_id}.bvh")
 
     @api.get("/motions/{motion_id}", response_model=Motion)
     async def motion(self, motion_id: str) -> Motion:
         try:
             record = self.library.record(motion_id)
-        except UnknownMotion:
-            raise HTTPException(404, f"motion {motion_id!r} is not in the library") from None
+        except UnknownMotion as error:
+            raise HTTPException(404, error.args[0]) from None
         return Motion(motion_id=motion_id, duration_s=record.duration_s, captions=record.captions,
-                      video_url=_motion_url(motion_id, "/video"),
-                      joints_url=_motion_url(motion_id, "/joints.npy") if record.joints_path else None)
+                      **_file_urls(motion_id))
 
     @api.get("/motions/{motion_id}/video")
     async def motion_video(self, motion_id: str) -> FileResponse:
         """The rendered clip (H.264 .mp4); range requests let a browser seek."""
-        return FileResponse(self._file(motion_id, "video"), media_type="video/mp4")
+        try:
+            return FileResponse(self.library.video_file(motion_id), media_type="video/mp4")
+        except UnknownMotion as error:
+            raise HTTPException(404, error.args[0]) from None
 
     @api.get("/motions/{motion_id}/joints.npy")
-    async def motion_joints(self, motion_id: str) -> FileResponse:
-        """(T, J, 3) float32 joint positions in metres, as a .npy file."""
-        return FileResponse(self._file(motion_id, "joints"), media_type="application/octet-stream",
-                            filename=f"{motion_id}_joints.npy")
+    async def motion_joints(self, motion_id: str) -> Response:
+        """(T, J, 3) float32 joint positions in metres, as in the BVH: the bytes of jobs/export.py --format npy."""
+        return await self._export(motion_id, "npy", "application/octet-stream", f"{motion_id}_joints.npy")
 
-    def _file(self, motion_id: str, kind: str) -> str:
+    async def _export(self, motion_id: str, fmt: str, media_type: str, filename: str) -> Response:
         try:
-            return self.library.local_file(motion_id, kind)
+            data = await asyncio.to_thread(self.library.export, motion_id, fmt)
         except UnknownMotion as error:
-            raise HTTPException(404, f"motion {motion_id!r}: {error.args[0] if error.args else 'unknown'}") from None
+            raise HTTPException(404, error.args[0]) from None
+        except ExportError as error:
+            raise HTTPException(500, str(error)) from None
+        return Response(data, media_type=media_type,
+                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
 
 
 APP_ARGUMENTS = {"checkpoint", "prepared", "splits", "max_upload_mb", "num_replicas", "max_replicas", "replica_cpus"}

@@ -9,15 +9,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from lavimo.data import storage
+from lavimo.data.datasets import DATASET_SPECS
 from lavimo.eval.query import QueryEncoder
 from lavimo.eval.retrieval import Hit, MotionRecord, load_or_build_index, motion_records, top_k
+from lavimo.export.motions import export_files
 from lavimo.train import checkpoint
 
 log = logging.getLogger(__name__)
 
 
 class UnknownMotion(KeyError):
-    """A motion id that is not in the library."""
+    """A motion id that is not in the library, or a file it does not have; args[0] says which, for a reader."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class MotionLibrary:
 
     def record(self, motion_id: str) -> MotionRecord:
         if motion_id not in self._rows:
-            raise UnknownMotion(motion_id)
+            raise UnknownMotion(f"motion {motion_id!r} is not in the library")
         return self.records[motion_id]
 
     def search(self, query: np.ndarray, k: int, exclude: str | None = None) -> list[Hit]:
@@ -63,16 +65,20 @@ class MotionLibrary:
 
     def motion_vector(self, motion_id: str) -> np.ndarray:
         """The stored embedding of a motion: (C,) float32."""
-        if motion_id not in self._rows:
-            raise UnknownMotion(motion_id)
+        self.record(motion_id)
         return self.index.vectors[self._rows[motion_id]].astype(np.float32)
 
-    def local_file(self, motion_id: str, kind: str) -> str:
-        """The local path of a motion's rendered clip ("video") or joints ("joints"), found by id in the manifest
-        only; UnknownMotion when there is none."""
-        record = self.record(motion_id)
-        path = record.video_path if kind == "video" else record.joints_path
-        if path is None or storage.is_uri(path) or not storage.is_file(path):
-            raise UnknownMotion(f"{motion_id} has no {kind} file here")
+    def video_file(self, motion_id: str) -> str:
+        """The local path of a motion's rendered clip, found by id in the manifest only; UnknownMotion when there is
+        none."""
+        path = self.record(motion_id).video_path
+        if storage.is_uri(path) or not storage.is_file(path):
+            raise UnknownMotion(f"motion {motion_id!r} has no video file here")
         return path
+
+    def export(self, motion_id: str, fmt: str) -> bytes:
+        """The motion as jobs/export.py writes it ("bvh" or "npy"); ExportError (lavimo.export.motions) when its files
+        are unusable."""
+        record = self.record(motion_id)
+        return export_files(motion_id, record.feature_path, record.joints_path, DATASET_SPECS[record.dataset], fmt)
 

@@ -14,10 +14,15 @@ import numpy as np
 import pytest
 import requests
 
+from jobs import export as export_job
+from lavimo.data.datasets import DATASET_SPECS
+from lavimo.export.motions import export_motion
+from tests.bvh_reader import read_bvh
 from tests.serving import SERVICE_UPLOAD_MB
 
 pytestmark = pytest.mark.e2e
 LIMIT = SERVICE_UPLOAD_MB * 2**20
+HUMANML3D_SPEC = DATASET_SPECS["humanml3d"]
 
 
 def _text(service, text="a person jumps twice", k=3, **extra):
@@ -43,6 +48,7 @@ def _check_results(body, k, ids):
     assert scores == sorted(scores, reverse=True) and all(-1.0 <= s <= 1.0 for s in scores)
     assert all(r["duration_s"] > 0 and r["caption"] for r in results)
     assert all(r["joints_url"] == f"/motions/{r['motion_id']}/joints.npy" for r in results)
+    assert all(r["bvh_url"] == f"/motions/{r['motion_id']}.bvh" for r in results)
 
 
 def test_health_and_a_text_query(motion_service):
@@ -58,7 +64,8 @@ def test_the_openapi_page_lists_every_endpoint(motion_service):
     assert "swagger" in requests.get(f"{motion_service.url}/docs", timeout=30).text.lower()
     paths = set(requests.get(f"{motion_service.url}/openapi.json", timeout=30).json()["paths"])
     assert paths == {"/healthz", "/search/text", "/search/video", "/search/motion/{motion_id}", "/motions/{motion_id}",
-                     "/motions/{motion_id}/video", "/motions/{motion_id}/joints.npy"}
+                     "/motions/{motion_id}/video", "/motions/{motion_id}/joints.npy",
+                     "/motions/{motion_id}.bvh"}
 
 
 def test_concurrent_text_queries_get_the_answers_they_get_alone(motion_service):
@@ -95,8 +102,36 @@ def test_a_motion_its_clip_with_range_requests_and_its_joints(motion_service):
     part = requests.get(motion_service.url + motion["video_url"], headers={"Range": "bytes=100-199"}, timeout=30)
     assert part.status_code == 206 and part.content == clip[100:200]
     assert part.headers["content-range"] == f"bytes 100-199/{len(clip)}"
-    joints = np.load(io.BytesIO(requests.get(motion_service.url + motion["joints_url"], timeout=30).content))
-    assert joints.ndim == 3 and joints.shape[1:] == (22, 3) and np.isfinite(joints).all()
+    joints = requests.get(motion_service.url + motion["joints_url"], timeout=30)
+    assert joints.content == export_motion(str(motion_service.data_root), HUMANML3D_SPEC, motion_id, "npy")
+    assert np.load(io.BytesIO(joints.content)).shape == (31, 22, 3)  # the dataset's joints file: T = 30 + 1
+
+
+def test_a_motion_as_bvh_is_what_the_export_job_writes(motion_service, tmp_path):
+    motion_id = motion_service.motion_ids[-1]  # a mirrored one
+    motion = requests.get(f"{motion_service.url}/motions/{motion_id}", timeout=30).json()
+    answer = requests.get(motion_service.url + motion["bvh_url"], timeout=30)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    assert f"filename*=UTF-8''{motion_id}.bvh" in answer.headers["content-disposition"]
+    export_job.main(["--set", f"data.root={motion_service.data_root}", "--set", "data.dataset=humanml3d",
+                     "--id", motion_id, "--out", str(tmp_path / "exported.bvh")])
+    assert answer.content == (tmp_path / "exported.bvh").read_bytes()
+    assert read_bvh(answer.text).names[:2] == ["Pelvis", "L_Hip"]
+
+
+def test_a_motion_whose_files_turned_bad_is_a_500_naming_the_file(motion_service):
+    motion_id = motion_service.motion_ids[0]
+    joints_file = motion_service.data_root / "new_joints" / f"{motion_id}.npy"
+    good = joints_file.read_bytes()
+    bad = np.load(joints_file)
+    bad[3, 7] = np.nan
+    np.save(joints_file, bad)
+    try:
+        answer = requests.get(f"{motion_service.url}/motions/{motion_id}.bvh", timeout=30)
+    finally:
+        joints_file.write_bytes(good)
+    assert answer.status_code == 500 and f"{joints_file}: NaN" in answer.json()["detail"], answer.text
+    assert requests.get(f"{motion_service.url}/motions/{motion_id}.bvh", timeout=30).status_code == 200
 
 
 @pytest.mark.parametrize(("body", "message"), [
@@ -162,7 +197,7 @@ def test_a_video_request_without_a_file_or_with_a_bad_k_is_refused(motion_servic
 
 
 @pytest.mark.parametrize("path", ["/motions/nope", "/motions/nope/video", "/motions/nope/joints.npy",
-                                  "/search/motion/nope", "/motions/..%2F..%2Fetc%2Fpasswd/video"])
+                                  "/motions/nope.bvh", "/search/motion/nope", "/motions/..%2F..%2Fetc%2Fpasswd/video"])
 def test_an_unknown_motion_is_404(motion_service, path):
     answer = requests.get(motion_service.url + path, timeout=30)
     assert answer.status_code == 404, answer.text
