@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import argparse
 
-from lavimo.cli import setup_logging
-from lavimo.eval.evaluation_job import EvaluationRequest, describe, run_evaluation
+from lavimo.cli import add_checkpoint_source, checkpoint_source, setup_logging
+from lavimo.eval.evaluation_job import EvaluationRequest, describe, promote, run_evaluation
 from lavimo.ray_cluster import connect, gpus_per_actor
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--checkpoint", required=True, help="a checkpoint folder of a training run")
+    add_checkpoint_source(parser)
+    parser.add_argument("--alias", help="then point this alias of the model registry (e.g. champion) at the model "
+                                        "version of the evaluated checkpoint")
     parser.add_argument("--split", default="test", help="split to evaluate (default: %(default)s)")
     parser.add_argument("--prepared", help="prepared dataset (default: the checkpoint's)")
     parser.add_argument("--out", help="results folder (default: <run folder>/evaluation/<checkpoint>-<split>)")
@@ -30,11 +32,14 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging()
     connect()
     gpus = args.gpus_per_worker if args.gpus_per_worker is not None else gpus_per_actor()
-    request = EvaluationRequest(checkpoint=args.checkpoint, split=args.split, prepared=args.prepared,
+    request = EvaluationRequest(checkpoint=checkpoint_source(args), split=args.split, prepared=args.prepared,
                                 folder=args.out, dissimilar_ids_file=args.dissimilar_ids,
                                 published_file=args.published, workers=args.workers,
                                 gpus_per_worker=gpus)
-    print(describe(*run_evaluation(request)))
+    evaluation, uri, run_id = run_evaluation(request)
+    print(describe(evaluation, uri, run_id))
+    if args.alias:
+        print(promote(evaluation.checkpoint, args.model, args.alias))
 
 
 if __name__ == "__main__":

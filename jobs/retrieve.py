@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from lavimo.cli import setup_logging
+from lavimo.cli import add_checkpoint_source, checkpoint_source, setup_logging
 from lavimo.eval.retrieval_job import RetrievalRequest, describe, run_retrieval
 from lavimo.ray_cluster import connect
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--checkpoint", required=True, help="a checkpoint folder of a training run")
+    add_checkpoint_source(parser)
     query = parser.add_mutually_exclusive_group(required=True)
     query.add_argument("--text", help='a description, e.g. "a person jumps twice"')
     query.add_argument("--video", help="a video file (any size, orientation, frame rate and length)")
@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="storage type of a new index (float16: half the memory)")
     args = parser.parse_args(argv)
     setup_logging()
-    request = RetrievalRequest(checkpoint=args.checkpoint, text=args.text, video=args.video, motion=args.motion,
-                               start=args.start, end=args.end, crop=args.crop, k=args.k, prepared=args.prepared,
+    request = RetrievalRequest(checkpoint=checkpoint_source(args), text=args.text, video=args.video,
+                               motion=args.motion, start=args.start, end=args.end, crop=args.crop, k=args.k, prepared=args.prepared,
                                splits=tuple(args.split), render=args.render, rebuild_index=args.rebuild_index,
                                index_dtype=args.index_dtype)
     print(describe(request, run_retrieval(request, connect_ray=connect)))

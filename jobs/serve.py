@@ -8,7 +8,7 @@ import threading
 
 from ray import serve
 
-from lavimo.cli import setup_logging
+from lavimo.cli import add_checkpoint_source, checkpoint_source, setup_logging
 from lavimo.eval.retrieval import load_or_build_index
 from lavimo.ray_cluster import connect
 from lavimo.serve.app import DEFAULT_MAX_UPLOAD_MB, build_app
@@ -19,7 +19,7 @@ APP_NAME = "lavimo"
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--checkpoint", required=True, help="a checkpoint folder of a training run")
+    add_checkpoint_source(parser)
     parser.add_argument("--prepared", help="prepared dataset to search (default: the checkpoint's)")
     parser.add_argument("--split", action="append", default=[], help="split(s) to serve (default: all)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this "
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     setup_logging()
     connect(min_local_cpus=args.replicas * args.replica_cpus)
-    folder = str(checkpoint.whole_checkpoint(args.checkpoint))
+    folder = str(checkpoint.whole_checkpoint(checkpoint_source(args)))
     config = checkpoint.read_config(folder)
     # built here, before any replica holds a CPU, so that the embedding tasks can run; replicas then load it
     load_or_build_index(folder, args.prepared or config.data.prepared, list(args.split or config.data.splits),

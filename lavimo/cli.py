@@ -18,5 +18,31 @@ def job_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def add_checkpoint_source(parser: argparse.ArgumentParser) -> None:
+    """--checkpoint FOLDER or --model models:/NAME@ALIAS (or models:/NAME/VERSION), one of them required."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="a checkpoint folder of a training run")
+    source.add_argument("--model", metavar="models:/NAME@ALIAS",
+                        help="a version in MLflow's model registry at MLFLOW_TRACKING_URI (models:/NAME@ALIAS or "
+                             "models:/NAME/VERSION), downloaded once into ~/.cache/lavimo/models")
+
+
+def checkpoint_source(args: argparse.Namespace) -> str:
+    """The local checkpoint folder that --checkpoint or --model names."""
+    if args.checkpoint:
+        return args.checkpoint
+    import os
+
+    from lavimo.registry import RegistryError, model_checkpoint
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        raise SystemExit(f"--model {args.model}: set MLFLOW_TRACKING_URI to the server that holds the registry")
+    try:
+        return model_checkpoint(uri, args.model)
+    except RegistryError as err:
+        raise SystemExit(f"--model: {err}") from None
+
+
 def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

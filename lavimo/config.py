@@ -107,6 +107,7 @@ class TrainConfig:
     seed: int = 0
     storage_path: str = "outputs/runs"  # Ray Train storage: local path or URI (s3://, gs://)
     experiment: str = "lavimo"  # MLflow experiment
+    registered_model: str | None = None  # the model registry's name for the best checkpoint; None: the experiment's
 
     def validate(self) -> None:
         positive = ("num_workers", "epochs", "batch_size", "decode_tasks", "checkpoint_every", "keep_checkpoints",

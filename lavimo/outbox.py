@@ -33,7 +33,7 @@ REFUSED = {"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "RESOURCE_ALREA
 
 @dataclass
 class Record:
-    """One MLflow call: kind (metrics | tags | artifact | finish), its payload as JSON values, its
+    """One MLflow call: kind (metrics | tags | artifact | model | finish), its payload as JSON values, its
     number in this writer's queue and when it was made (Unix ms)."""
 
     kind: str
@@ -58,6 +58,10 @@ def deliver(client, run_id: str, record: Record) -> None:
             path = Path(scratch) / p["name"]
             path.write_bytes(base64.b64decode(p["data"]))
             client.log_artifact(run_id, str(path))
+    elif record.kind == "model":  # a new model version only when the registry has none of this run's checkpoint
+        from lavimo.registry import log_and_register
+
+        log_and_register(client, run_id, p["checkpoint"], p["name"], p["tags"])
     elif record.kind == "finish":
         client.set_terminated(run_id, status=p["status"], end_time=p["end_time_ms"])
     else:

@@ -121,6 +121,11 @@ class RunLogger:
     def tags(self, values: dict[str, str]) -> None:
         self.box.put("tags", {"values": {k: str(v) for k, v in values.items()}})
 
+    def model(self, checkpoint_folder: str, name: str, tags: dict[str, str]) -> None:
+        """Logs the checkpoint as the run's pyfunc model and registers it under `name` (see lavimo.registry)."""
+        self.box.put("model", {"checkpoint": checkpoint_folder, "name": name,
+                               "tags": {k: str(v) for k, v in tags.items()}})
+
     def finish(self, status: str = "FINISHED", end_time_s: float | None = None) -> None:
         """Ends the run now, or at `end_time_s` (Unix seconds)."""
         end_time_ms = int((time.time() if end_time_s is None else end_time_s) * 1000)

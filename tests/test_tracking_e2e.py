@@ -60,7 +60,8 @@ def _finish(job: subprocess.Popen, log: Path) -> str:
 
 
 def _check_complete_run(uri: str, run_id: str, epochs: int, steps: int) -> None:
-    """Every epoch's validation metrics and every logged step of the losses once each, the test tables, FINISHED."""
+    """Every epoch's validation metrics and every logged step of the losses once each, the test tables, the
+    registered model, FINISHED."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
@@ -71,7 +72,9 @@ def _check_complete_run(uri: str, run_id: str, epochs: int, steps: int) -> None:
     assert len(client.get_metric_history(run_id, "test/all/v2m/R1")) == 1
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED" and "data.train_motions_without_mirror" in run.data.tags
-    assert {"test_results.md", "best_checkpoint.json"} <= {a.path for a in client.list_artifacts(run_id)}
+    assert {"test_results.md", "best_checkpoint.json", "model"} <= {a.path for a in client.list_artifacts(run_id)}
+    (version,) = client.search_model_versions("name = 'lavimo-e2e'")  # the best checkpoint, registered once
+    assert version.run_id == run_id
 
 
 def _run_record(tmp_path: Path) -> tuple[Path, dict]:

@@ -1,6 +1,8 @@
 """End to end: jobs/train.py with the smoke config (a tiny synthetic dataset, 2 DDP workers) submitted with
 `ray job submit` to a real Ray head on localhost, logging to a real MLflow tracking server; the run is read back with
-MlflowClient. Then the same checkpoint through jobs/evaluate.py and jobs/retrieve.py, as a user runs them."""
+MlflowClient. Then the same checkpoint through jobs/evaluate.py and jobs/retrieve.py, as a user runs them, and the
+model version the job registered: promoted with jobs/evaluate.py --alias, fetched by jobs/retrieve.py --model and
+loaded as an MLflow pyfunc."""
 
 import json
 import os
@@ -9,15 +11,18 @@ import sys
 import uuid
 from pathlib import Path
 
+import mlflow.pyfunc
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 from ray.job_submission import JobStatus, JobSubmissionClient
 
+from lavimo import registry
 from lavimo.data.video import VideoError, probe_video
-from lavimo.eval.query import QueryError
+from lavimo.eval.query import QueryEncoder, QueryError
 from lavimo.eval.retrieval import index_location
 from lavimo.eval.retrieval_job import RetrievalRequest, run_retrieval
+from lavimo.train.checkpoint import load_model
 from tests.test_video import write_filmed_clip
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,7 +64,8 @@ def submit_job(dashboard: str, entrypoint: list[str], env_vars: dict, timeout_s:
 
 
 def test_train_job_submitted_to_a_ray_head_logs_to_mlflow_server_and_keeps_checkpoints(tmp_path, ray_head,
-                                                                                      mlflow_server, smoke_data):
+                                                                                      mlflow_server, smoke_data,
+                                                                                      monkeypatch):
     """`ray job submit --working-dir .` of the smoke config to the session's `ray start --head` cluster, as a user
     submits to a real cluster; then the checkpoints, the MLflow run, and the evaluate and retrieve jobs on them."""
     entrypoint = ["python", "jobs/train.py", *smoke_arguments(tmp_path, {**TINY, **smoke_data},
@@ -84,6 +90,8 @@ def test_train_job_submitted_to_a_ray_head_logs_to_mlflow_server_and_keeps_check
                       .read_text())["best_checkpoint"]
     _check_evaluate_job(best, env, mlflow_server, record["run_id"])
     _check_retrieve_job(best, env, tmp_path, smoke_data["data.prepared"])
+    _check_registered_model(best, dict(env, LAVIMO_MODEL_CACHE=str(tmp_path / "models")), mlflow_server,
+                            record["run_id"], monkeypatch)
 
 
 def _check_mlflow_run(uri, run_id):
@@ -112,9 +120,10 @@ def _check_mlflow_run(uri, run_id):
 
 def _check_evaluate_job(checkpoint, env, uri, run_id):
     """jobs/evaluate.py on the best checkpoint: the five protocols as files and in the training's MLflow run."""
-    done = subprocess.run([sys.executable, str(REPO / "jobs" / "evaluate.py"), "--checkpoint", checkpoint],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, str(REPO / "jobs" / "evaluate.py"), "--checkpoint", checkpoint,
+                           "--alias", "champion"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"models:/lavimo-e2e@champion -> version 1 ({checkpoint})" in done.stdout, done.stdout[-3000:]
     folder = Path(checkpoint).parent / "evaluation" / f"{Path(checkpoint).name}-test"
     results = json.loads((folder / "results.json").read_text())
     assert list(results["protocols"]) == ["all", "threshold_0.95", "threshold_0.8", "dissimilar", "exact_caption"]
@@ -124,6 +133,32 @@ def _check_evaluate_job(checkpoint, env, uri, run_id):
     assert (folder / "results.md").read_text() in done.stdout
     history = MlflowClient(uri).get_metric_history(run_id, "test/threshold_0.8/t2m/R1")
     assert len(history) == 2  # the training job's final evaluation, then this one
+
+
+def _check_registered_model(checkpoint, env, uri, run_id, monkeypatch):
+    """The training job registered its best checkpoint (as experiment lavimo-e2e, version 1, alias champion from
+    jobs/evaluate.py --alias): jobs/retrieve.py --model and the pyfunc answer as the checkpoint folder does."""
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    (version,) = client.search_model_versions("name = 'lavimo-e2e'")
+    assert version.run_id == run_id and version.tags[registry.CHECKPOINT_TAG] == checkpoint
+    assert float(version.tags["test/all/t2m/R10"]) >= 0
+    assert client.get_model_version_by_alias("lavimo-e2e", "champion").version == version.version
+    answers = {}
+    for source in (["--checkpoint", checkpoint], ["--model", "models:/lavimo-e2e@champion"]):
+        done = subprocess.run([sys.executable, str(REPO / "jobs" / "retrieve.py"), *source, "--text",
+                               "someone jumps", "-k", "3"], cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        answers[source[0]] = [line for line in done.stdout.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert answers["--model"] == answers["--checkpoint"] and len(answers["--model"]) == 3
+    bad = subprocess.run([sys.executable, str(REPO / "jobs" / "retrieve.py"), "--model", "models:/lavimo-e2e@nobody",
+                          "--text", "someone jumps"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "has no model 'lavimo-e2e' with alias 'nobody'" in bad.stderr, bad.stderr[-3000:]
+    sentences = ["a person walks forward", "someone jumps"]
+    expected = QueryEncoder(load_model(checkpoint)[0]).texts(sentences)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # the pyfunc loader reads its registry from here
+    embeddings = mlflow.pyfunc.load_model("models:/lavimo-e2e@champion").predict(sentences)
+    np.testing.assert_allclose(embeddings, expected, atol=1e-5)
 
 
 def _check_retrieve_job(checkpoint, env, tmp_path, prepared):

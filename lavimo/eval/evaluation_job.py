@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass
 
 from lavimo import tracking
@@ -65,17 +66,45 @@ def run_evaluation(request: EvaluationRequest) -> tuple[Evaluation, str, str]:
     return evaluation, uri, run_id
 
 
-def _mlflow_run(checkpoint_folder: str, config) -> tuple[str, str]:
+def _mlflow_run_of(checkpoint_folder: str) -> tuple[str, str] | None:
+    """(URI, run id) of the training run of a checkpoint, from its run folder's record; None without one."""
     record = storage.join(storage.absolute(checkpoint_folder).rstrip("/").rsplit("/", 1)[0], RUN_FILE)
-    if storage.is_file(record):
-        saved = json.loads(storage.read_text(record))
-        tracking.check_reachable(saved["mlflow_uri"])
-        log.info("recording into the training run %s", saved["run_id"])
-        return saved["mlflow_uri"], saved["run_id"]
+    if not storage.is_file(record):
+        return None
+    saved = json.loads(storage.read_text(record))
+    return saved["mlflow_uri"], saved["run_id"]
+
+
+def _mlflow_run(checkpoint_folder: str, config) -> tuple[str, str]:
+    training = _mlflow_run_of(checkpoint_folder)
+    if training is not None:
+        tracking.check_reachable(training[0])
+        log.info("recording into the training run %s", training[1])
+        return training
     uri = tracking.tracking_uri(storage.absolute(config.train.storage_path))
     tracking.check_reachable(uri)
     name = f"evaluate-{checkpoint_folder.rstrip('/').rsplit('/', 1)[-1]}"
     return uri, tracking.start_run(uri, config.train.experiment, name, config.to_dict())
+
+
+def promote(checkpoint_folder: str, model_uri: str | None, alias: str) -> str:
+    """Points `alias` at the registry version of the evaluated checkpoint: the version `model_uri` names, else the one
+    registered for this folder under its config's train.registered_model (or experiment) in its run's registry."""
+    from lavimo import registry
+
+    if model_uri:
+        uri = os.environ["MLFLOW_TRACKING_URI"]  # checked where the model was fetched
+        name, version = registry.resolve_version(uri, model_uri)
+    else:
+        config = checkpoint.read_config(checkpoint_folder)
+        uri, _ = _mlflow_run_of(checkpoint_folder) or (tracking.tracking_uri(config.train.storage_path), None)
+        name = config.train.registered_model or config.train.experiment
+        version = registry.version_of_checkpoint(uri, name, checkpoint_folder)
+        if version is None:
+            raise SystemExit(f"--alias {alias}: {checkpoint_folder} has no version in model {name!r} of the "
+                             f"registry at {uri} (a training job registers only its best checkpoint)")
+    registry.set_alias(uri, name, version, alias)
+    return f"models:/{name}@{alias} -> version {version} ({checkpoint_folder})"
 
 
 def describe(evaluation: Evaluation, uri: str, run_id: str) -> str:

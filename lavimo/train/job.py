@@ -65,6 +65,8 @@ def run_training_job(config: LavimoConfig, resume: str | None = None) -> JobSumm
     record_evaluation(evaluation, run.mlflow_uri, run.mlflow_run_id, run.folder, step=int(run.metrics.get("epoch", 0)))
     logger = tracking.RunLogger(run.mlflow_uri, run.mlflow_run_id, run.folder)
     logger.artifact_text(json.dumps({"best_checkpoint": run.best_checkpoint}, indent=2), "best_checkpoint.json")
+    headline = {key: f"{value:.2f}" for key, value in evaluation.metrics().items() if key.startswith("test/all/")}
+    logger.model(run.best_checkpoint, config.train.registered_model or config.train.experiment, headline)
     logger.finish()
     logger.close()
     return JobSummary(run, evaluation)
