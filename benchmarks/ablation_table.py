@@ -16,18 +16,27 @@ from pathlib import Path
 
 import numpy as np
 
-COLUMNS = [("t2m", "R@1"), ("t2m", "R@10"), ("t2m", "MedR"), ("m2t", "R@1"), ("m2t", "R@10"), ("m2t", "MedR"),
-           ("v2m", "R@1"), ("v2m", "R@10"), ("v2m", "MedR")]
+COLUMNS = [
+    ("t2m", "R@1"),
+    ("t2m", "R@10"),
+    ("t2m", "MedR"),
+    ("m2t", "R@1"),
+    ("m2t", "R@10"),
+    ("m2t", "MedR"),
+    ("v2m", "R@1"),
+    ("v2m", "R@10"),
+    ("v2m", "MedR"),
+]
 
 
 def variant_row(label: str, folders: list[str]) -> str:
-    results = [json.loads((Path(f) / "test_evaluation" / "results.json").read_text())["protocols"]["all"]
-               for f in folders]
+    results = [
+        json.loads((Path(f) / "test_evaluation" / "results.json").read_text())["protocols"]["all"] for f in folders
+    ]
     cells = []
     for direction, metric in COLUMNS:
         values = [r[direction][metric] for r in results if direction in r]
-        cells.append("—" if not values else
-                     f"{np.mean(values):.2f} ({min(values):.2f}–{max(values):.2f})")
+        cells.append("—" if not values else f"{np.mean(values):.2f} ({min(values):.2f}–{max(values):.2f})")
     return f"| {label} | {len(folders)} | " + " | ".join(cells) + " |"
 
 

@@ -44,8 +44,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--skeleton", default="humanml3d", choices=sorted(SKELETONS))
     parser.add_argument("--preset", default="ultrafast")
-    parser.add_argument("--gops", default="", help="keyframe intervals to compare, e.g. 1,10,30,default "
-                                                   "('default' = x264's own); empty: skip that table")
+    parser.add_argument(
+        "--gops",
+        default="",
+        help="keyframe intervals to compare, e.g. 1,10,30,default ('default' = x264's own); empty: skip that table",
+    )
     parser.add_argument("--samples", type=int, default=8, help="frames decord decodes per clip")
     parser.add_argument("--repeats", type=int, default=3, help="decode timings: best of this many")
     parser.add_argument("--out-dir", default=None, help="where videos go (default: a temporary folder)")
@@ -56,7 +59,7 @@ def parse_args() -> argparse.Namespace:
 class Clock:
     """Wall and CPU seconds of a block."""
 
-    def __enter__(self) -> "Clock":
+    def __enter__(self) -> Clock:
         self._wall, self._cpu = time.perf_counter(), time.process_time()
         return self
 
@@ -66,8 +69,16 @@ class Clock:
 
 def make_motions(skeleton, count: int, frames: int) -> list[np.ndarray]:
     """Half walking, half in place; alternating arm poses. (T, J, 3) in skeleton units."""
-    return [walking_motion(skeleton, frames, speed_mps=1.3 if i % 2 == 0 else 0.0, raise_right_arm=i % 4 >= 2,
-                           stride_hz=0.7 + 0.1 * (i % 3)) for i in range(count)]
+    return [
+        walking_motion(
+            skeleton,
+            frames,
+            speed_mps=1.3 if i % 2 == 0 else 0.0,
+            raise_right_arm=i % 4 >= 2,
+            stride_hz=0.7 + 0.1 * (i % 3),
+        )
+        for i in range(count)
+    ]
 
 
 def draw_looks(settings: RenderConfig, count: int) -> list[ClipLook]:
@@ -99,13 +110,15 @@ def bench_encode(clips, out_dir: Path, fps: float, settings: EncoderSettings) ->
     return clock
 
 
-def bench_both(motions, skeleton, looks, out_dir: Path, name: str, resolution: int, gop,
-               preset: str) -> tuple[Clock, list[Path]]:
+def bench_both(
+    motions, skeleton, looks, out_dir: Path, name: str, resolution: int, gop, preset: str
+) -> tuple[Clock, list[Path]]:
     paths = [out_dir / f"{name}_{i}.mp4" for i in range(len(motions))]
     with Clock() as clock:
         for joints, look, path in zip(motions, looks, paths):
-            render_motion_video(joints, skeleton, path, look=look, resolution=resolution, keyframe_interval=gop,
-                                preset=preset)
+            render_motion_video(
+                joints, skeleton, path, look=look, resolution=resolution, keyframe_interval=gop, preset=preset
+            )
     return clock, paths
 
 
@@ -129,10 +142,13 @@ def compare_looks(motions, skeleton, out_dir: Path, args) -> list[ClipLook]:
     the pinned looks."""
     total = sum(len(m) for m in motions)
     pinned = dataclasses.replace(load_config(PINNED).render, resolution=args.resolution)
-    families = {"pinned (cpu_demo: the first renderer's look)": draw_looks(pinned, len(motions)),
-                "randomised (the defaults)": draw_looks(RenderConfig(resolution=args.resolution), len(motions)),
-                "held-out style (test split only)": [draw_held_out_look(HeldOutConfig(), f"{i:06d}")
-                                                     for i in range(len(motions))]}
+    families = {
+        "pinned (cpu_demo: the first renderer's look)": draw_looks(pinned, len(motions)),
+        "randomised (the defaults)": draw_looks(RenderConfig(resolution=args.resolution), len(motions)),
+        "held-out style (test split only)": [
+            draw_held_out_look(HeldOutConfig(), f"{i:06d}") for i in range(len(motions))
+        ],
+    }
     print("| look | draw only, frames/s | draw + encode, frames/s | KB per motion | KB per s of video |")
     print("|---|---|---|---|---|")
     rows = []  # per look, the clips' middle frames side by side
@@ -141,9 +157,11 @@ def compare_looks(motions, skeleton, out_dir: Path, args) -> list[ClipLook]:
         rows.append(np.concatenate([clip[len(clip) // 2] for clip in clips], axis=1))
         both, paths = bench_both(motions, skeleton, looks, out_dir, f"look{index}", args.resolution, 1, args.preset)
         size = sum(os.path.getsize(p) for p in paths) / 1e3
-        print(f"| {name} | {total / draw.cpu:.0f} ({total / draw.wall:.0f}) "
-              f"| {total / both.cpu:.0f} ({total / both.wall:.0f}) | {size / len(paths):.0f} "
-              f"| {size / (total / skeleton.fps):.1f} |")
+        print(
+            f"| {name} | {total / draw.cpu:.0f} ({total / draw.wall:.0f}) "
+            f"| {total / both.cpu:.0f} ({total / both.wall:.0f}) | {size / len(paths):.0f} "
+            f"| {size / (total / skeleton.fps):.1f} |"
+        )
     if args.sheet:
         cv2.imwrite(args.sheet, cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
     return families["pinned (cpu_demo: the first renderer's look)"]
@@ -153,8 +171,10 @@ def compare_gops(motions, skeleton, looks, out_dir: Path, args) -> None:
     total = sum(len(m) for m in motions)
     gops = [None if g.strip() == "default" else int(g) for g in args.gops.split(",")]
     _, clips = bench_draw(motions, skeleton, looks, args.resolution)
-    print("\n| keyframe interval | encode only frames/s | draw + encode frames/s "
-          "| decord open + 8 frames, ms | KB per s of video |")
+    print(
+        "\n| keyframe interval | encode only frames/s | draw + encode frames/s "
+        "| decord open + 8 frames, ms | KB per s of video |"
+    )
     print("|---|---|---|---|---|")
     for gop in gops:
         settings = EncoderSettings(preset=args.preset, crf=looks[0].finish.crf, keyframe_interval=gop)
@@ -162,9 +182,11 @@ def compare_gops(motions, skeleton, looks, out_dir: Path, args) -> None:
         both, paths = bench_both(motions, skeleton, looks, out_dir, f"gop{gop}", args.resolution, gop, args.preset)
         decode = bench_decode(paths, args.samples, args.repeats)
         size = sum(os.path.getsize(p) for p in paths) / (total / skeleton.fps) / 1e3
-        print(f"| {gop or 'x264 default (250)'} | {total / encode.cpu:.0f} ({total / encode.wall:.0f}) "
-              f"| {total / both.cpu:.0f} ({total / both.wall:.0f}) "
-              f"| {decode.cpu / len(paths) * 1e3:.1f} ({decode.wall / len(paths) * 1e3:.1f}) | {size:.1f} |")
+        print(
+            f"| {gop or 'x264 default (250)'} | {total / encode.cpu:.0f} ({total / encode.wall:.0f}) "
+            f"| {total / both.cpu:.0f} ({total / both.wall:.0f}) "
+            f"| {decode.cpu / len(paths) * 1e3:.1f} ({decode.wall / len(paths) * 1e3:.1f}) | {size:.1f} |"
+        )
 
 
 def main() -> None:
@@ -175,9 +197,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = Path(args.out_dir or tmp)
         out_dir.mkdir(parents=True, exist_ok=True)
-        print(f"{args.clips} motions x {args.frames} frames, {args.resolution}x{args.resolution}, preset "
-              f"{args.preset}, keyframe interval 1, skeleton {skeleton.name}; frames/s = frames per CPU second "
-              f"and ms = CPU ms per clip, wall-clock in brackets\n")
+        print(
+            f"{args.clips} motions x {args.frames} frames, {args.resolution}x{args.resolution}, preset "
+            f"{args.preset}, keyframe interval 1, skeleton {skeleton.name}; frames/s = frames per CPU second "
+            f"and ms = CPU ms per clip, wall-clock in brackets\n"
+        )
         pinned = compare_looks(motions, skeleton, out_dir, args)
         if args.gops:
             compare_gops(motions, skeleton, pinned, out_dir, args)

@@ -31,9 +31,9 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import faiss
 import numpy as np
@@ -55,8 +55,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--k", type=int, default=10, help="top k of each search")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch, OpenMP and BLAS threads")
     parser.add_argument("--repeats", type=int, default=200, help="timed calls per measurement (fewer for big N)")
-    parser.add_argument("--llc-mib", type=float, default=8.0,
-                        help="last-level cache size (this machine's L3); the floor verdict is for bigger indexes")
+    parser.add_argument(
+        "--llc-mib",
+        type=float,
+        default=8.0,
+        help="last-level cache size (this machine's L3); the floor verdict is for bigger indexes",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--config", default=str(DEMO_CONFIG), help="model config of the text tower")
     parser.add_argument("--query", default="a person walks forward, turns around and waves with the left hand")
@@ -111,7 +115,7 @@ def unit_vectors(count: int, seed: int) -> np.ndarray:
     vectors = np.empty((count, LATENT_DIM), np.float32)  # (N, C)
     for start in range(0, count, 100_000):
         block = rng.standard_normal((min(100_000, count - start), LATENT_DIM), dtype=np.float32)
-        vectors[start:start + len(block)] = block / np.linalg.norm(block, axis=1, keepdims=True)
+        vectors[start : start + len(block)] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return vectors
 
 
@@ -142,9 +146,11 @@ class Row:
     index_bytes: int
 
     def cells(self) -> str:
-        return (f"| {self.size:,} | {self.dtype} | {self.search.cell()} | {self.library_search.cell()} | "
-                f"{self.floor:.2f} | {self.search.p50 / self.floor:.2f} | "
-                f"{self.search.p50 / self.library_search.p50:.2f} | {self.text.cell()} |")
+        return (
+            f"| {self.size:,} | {self.dtype} | {self.search.cell()} | {self.library_search.cell()} | "
+            f"{self.floor:.2f} | {self.search.p50 / self.floor:.2f} | "
+            f"{self.search.p50 / self.library_search.p50:.2f} | {self.text.cell()} |"
+        )
 
 
 def library_index(vectors: np.ndarray, dtype: str):
@@ -169,8 +175,13 @@ def check_agreement(index, library, query: np.ndarray, k: int) -> None:
 def bench_dtype(vectors: np.ndarray, dtype: str, text: TextQuery, args: argparse.Namespace, rate: float) -> Row:
     """Rows (a)-(d) of one index size and storage type."""
     count = len(vectors)
-    index = MotionIndex.build([f"{i:07d}" for i in range(count)], vectors, durations=np.full(count, 4.0),
-                              captions=[["a person walks"]] * count, dtype=dtype)
+    index = MotionIndex.build(
+        [f"{i:07d}" for i in range(count)],
+        vectors,
+        durations=np.full(count, 4.0),
+        captions=[["a person walks"]] * count,
+        dtype=dtype,
+    )
     library = library_index(vectors, dtype)
     query = text(args.query)  # (C,) a real query embedding
     check_agreement(index, library, query, args.k)
@@ -179,8 +190,9 @@ def bench_dtype(vectors: np.ndarray, dtype: str, text: TextQuery, args: argparse
     library_search = measure(lambda: library.search(query[None], args.k), repeats)
     end_to_end = measure(lambda: index.search(text(args.query), args.k), repeats)
     name = "IndexFlatIP" if dtype == "float32" else "IndexScalarQuantizer(QT_fp16)"
-    return Row(count, dtype, name, search, library_search, index.vectors.nbytes / rate * 1e3, end_to_end,
-               index.vectors.nbytes)
+    return Row(
+        count, dtype, name, search, library_search, index.vectors.nbytes / rate * 1e3, end_to_end, index.vectors.nbytes
+    )
 
 
 def verdicts(rows: list[Row], cache_bytes: float) -> list[str]:
@@ -190,15 +202,21 @@ def verdicts(rows: list[Row], cache_bytes: float) -> list[str]:
         label = f"N={row.size:,} {row.dtype}"
         if row.index_bytes > cache_bytes:
             ratio = row.search.p50 / row.floor
-            lines.append(f"- {label}: search <= 1.3x floor: {'HOLDS' if ratio <= 1.3 else 'FAILS'} ({ratio:.2f}x; "
-                         f"{2 * ratio:.2f}x against the strict floor, reading at the copy's read + write rate)")
+            lines.append(
+                f"- {label}: search <= 1.3x floor: {'HOLDS' if ratio <= 1.3 else 'FAILS'} ({ratio:.2f}x; "
+                f"{2 * ratio:.2f}x against the strict floor, reading at the copy's read + write rate)"
+            )
         better = row.search.p50 <= row.library_search.p50
-        lines.append(f"- {label}: search <= {row.library}: {'HOLDS' if better else 'FAILS'} "
-                     f"({row.search.p50:.2f} vs {row.library_search.p50:.2f} ms)")
+        lines.append(
+            f"- {label}: search <= {row.library}: {'HOLDS' if better else 'FAILS'} "
+            f"({row.search.p50:.2f} vs {row.library_search.p50:.2f} ms)"
+        )
         if row.size == 100_000:
             fast = row.text.p50 < 30 and row.text.p95 < 30
-            lines.append(f"- {label}: text query < 30 ms: {'HOLDS' if fast else 'FAILS'} "
-                         f"(p50 {row.text.p50:.2f}, p95 {row.text.p95:.2f} ms)")
+            lines.append(
+                f"- {label}: text query < 30 ms: {'HOLDS' if fast else 'FAILS'} "
+                f"(p50 {row.text.p50:.2f}, p95 {row.text.p95:.2f} ms)"
+            )
     return lines
 
 
@@ -208,15 +226,22 @@ def versions() -> str:
 
 def report(rows: list[Row], rate: float, threads: str, load: tuple[float, float], cache_bytes: float) -> str:
     """The Markdown table, the floor's derivation and the verdicts."""
-    header = ["| N | dtype | search p50 / p95 (ms) | library p50 / p95 (ms) | floor (ms) | search / floor "
-              "| search / library | text query p50 / p95 (ms) |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    header = [
+        "| N | dtype | search p50 / p95 (ms) | library p50 / p95 (ms) | floor (ms) | search / floor "
+        "| search / library | text query p50 / p95 (ms) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
     libraries = ", ".join(sorted({f"{row.dtype}: faiss {row.library}" for row in rows}, reverse=True))
-    notes = [f"Threads: {threads}. Versions: {versions()}.",
-             f"Copy bandwidth: {rate / 1e9:.1f} GB/s of array copied ({2 * rate / 1e9:.1f} GB/s read + write); "
-             "floor = index bytes / that rate (float16 stores half the bytes).",
-             f"Library: {libraries}. Text query = tokenize + encode_text + search.",
-             f"Load average (1 min) at start / end: {load[0]:.2f} / {load[1]:.2f}.",
-             "", "Goals:", *verdicts(rows, cache_bytes)]
+    notes = [
+        f"Threads: {threads}. Versions: {versions()}.",
+        f"Copy bandwidth: {rate / 1e9:.1f} GB/s of array copied ({2 * rate / 1e9:.1f} GB/s read + write); "
+        "floor = index bytes / that rate (float16 stores half the bytes).",
+        f"Library: {libraries}. Text query = tokenize + encode_text + search.",
+        f"Load average (1 min) at start / end: {load[0]:.2f} / {load[1]:.2f}.",
+        "",
+        "Goals:",
+        *verdicts(rows, cache_bytes),
+    ]
     return "\n".join([*header, *(row.cells() for row in rows), "", *notes])
 
 

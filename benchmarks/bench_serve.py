@@ -45,9 +45,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import requests
@@ -56,13 +56,44 @@ REPO = Path(__file__).resolve().parents[1]
 SERVE_JOB = REPO / "jobs" / "serve.py"
 
 SUBJECTS = ["a person", "someone", "a man", "a woman", "the figure", "a dancer", "an athlete", "a child"]
-ACTIONS = ["walks forward", "walks backwards", "runs in a circle", "jumps twice", "jumps forward", "hops on one leg",
-           "waves with the left hand", "waves with the right hand", "kicks with the right leg",
-           "kicks with the left foot", "sits down", "stands up", "turns around", "crouches", "spins in place",
-           "raises both arms", "claps hands", "punches forward", "steps to the side", "bends over",
-           "stretches the arms", "does jumping jacks", "climbs stairs", "throws a ball"]
-MANNERS = ["", " slowly", " quickly", " twice", " three times", " and then stops", " and then turns around",
-           " while looking down", " then walks away", " with energy"]
+ACTIONS = [
+    "walks forward",
+    "walks backwards",
+    "runs in a circle",
+    "jumps twice",
+    "jumps forward",
+    "hops on one leg",
+    "waves with the left hand",
+    "waves with the right hand",
+    "kicks with the right leg",
+    "kicks with the left foot",
+    "sits down",
+    "stands up",
+    "turns around",
+    "crouches",
+    "spins in place",
+    "raises both arms",
+    "claps hands",
+    "punches forward",
+    "steps to the side",
+    "bends over",
+    "stretches the arms",
+    "does jumping jacks",
+    "climbs stairs",
+    "throws a ball",
+]
+MANNERS = [
+    "",
+    " slowly",
+    " quickly",
+    " twice",
+    " three times",
+    " and then stops",
+    " and then turns around",
+    " while looking down",
+    " then walks away",
+    " with energy",
+]
 
 
 def parse_args() -> argparse.Namespace:
@@ -104,8 +135,9 @@ def clips(prepared: str, splits: list[str], count: int, seed: int) -> list[str]:
     from lavimo.eval.retrieval import motion_records
 
     records = motion_records(prepared, splits)
-    paths = sorted({r.video_path for r in records.values() if not storage.is_uri(r.video_path)
-                    and Path(r.video_path).is_file()})
+    paths = sorted(
+        {r.video_path for r in records.values() if not storage.is_uri(r.video_path) and Path(r.video_path).is_file()}
+    )
     if not paths:
         raise SystemExit(f"{prepared}: no local video files in the manifests of {', '.join(splits)}")
     rng = random.Random(seed)
@@ -138,9 +170,11 @@ class Phase:
     def row(self) -> str:
         where = "in-process" if self.replicas is None else f"{self.replicas}"
         errors = sum(self.errors.values())
-        return (f"| {self.name} | {where} | {self.clients} | {self.requests} | {f'**{errors}**' if errors else 0} | "
-                f"{self.percentile(50):.1f} | {self.percentile(95):.1f} | {self.percentile(99):.1f} | "
-                f"{self.qps:.1f} |")
+        return (
+            f"| {self.name} | {where} | {self.clients} | {self.requests} | {f'**{errors}**' if errors else 0} | "
+            f"{self.percentile(50):.1f} | {self.percentile(95):.1f} | {self.percentile(99):.1f} | "
+            f"{self.qps:.1f} |"
+        )
 
 
 # ---------------------------------------------------------------------------------------------------- (a) floor
@@ -194,8 +228,13 @@ def in_process_floor(args: argparse.Namespace, texts: list[str], videos: list[st
         run(video_phase, videos, lambda path: library.search(library.encoder.video(path), args.k))
     else:
         video_phase.errors["2-modal checkpoint: no video tower"] = len(videos)
-    info = {"checkpoint": library.checkpoint, "motions": len(library.index), "has_video": library.has_video,
-            "torch_threads": torch.get_num_threads(), "index_built": started_ray}
+    info = {
+        "checkpoint": library.checkpoint,
+        "motions": len(library.index),
+        "has_video": library.has_video,
+        "torch_threads": torch.get_num_threads(),
+        "index_built": started_ray,
+    }
     del library
     gc.collect()
     return text_phase, video_phase, answers, info
@@ -219,12 +258,23 @@ class ServiceProcess:
         self.log = log_dir / f"serve_{replicas}_replicas.log"
         env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
         env["PYTHONUNBUFFERED"] = "1"
-        command = [sys.executable, str(SERVE_JOB), "--checkpoint", args.checkpoint, "--port", str(self.port),
-                   "--replicas", str(replicas), "--replica-cpus", str(args.replica_cpus)]
+        command = [
+            sys.executable,
+            str(SERVE_JOB),
+            "--checkpoint",
+            args.checkpoint,
+            "--port",
+            str(self.port),
+            "--replicas",
+            str(replicas),
+            "--replica-cpus",
+            str(args.replica_cpus),
+        ]
         progress(f"starting {' '.join(command[1:])} (log: {self.log})")
         with open(self.log, "w") as out:
-            self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.started = time.monotonic()
 
     def tail(self, lines: int = 40) -> str:
@@ -273,8 +323,13 @@ def check_answer(answer: requests.Response, k: int) -> str | None:
     return None if len(results) == k else f"HTTP 200 with {len(results)} results, not {k}"
 
 
-def run_clients(phase: Phase, work: list[list], send: Callable[[requests.Session, object], requests.Response],
-                k: int, keep: dict | None = None) -> Phase:
+def run_clients(
+    phase: Phase,
+    work: list[list],
+    send: Callable[[requests.Session, object], requests.Response],
+    k: int,
+    keep: dict | None = None,
+) -> Phase:
     """One thread per list of `work`, each with its own Session, sending its items one after another; all start
     together. `keep`: item -> top-k ids of its answer."""
     lock = threading.Lock()
@@ -321,8 +376,9 @@ class Setting:
     agreement: tuple[int, int] | None = None  # sequential queries whose top k equals the floor's, of all
 
 
-def bench_service(args: argparse.Namespace, replicas: int, texts: list[str], videos: list[str],
-                  floor_answers: dict, log_dir: Path) -> Setting:
+def bench_service(
+    args: argparse.Namespace, replicas: int, texts: list[str], videos: list[str], floor_answers: dict, log_dir: Path
+) -> Setting:
     setting = Setting(replicas)
     service = ServiceProcess(args, replicas, log_dir)
     try:
@@ -336,41 +392,45 @@ def bench_service(args: argparse.Namespace, replicas: int, texts: list[str], vid
             return session.post(f"{service.url}/search/text", json={"text": sentence, "k": args.k}, timeout=timeout)
 
         def video(session: requests.Session, path: str) -> requests.Response:
-            return session.post(f"{service.url}/search/video", files={"file": (Path(path).name, uploads[path],
-                                                                                "video/mp4")},
-                                data={"k": str(args.k)}, timeout=timeout)
+            return session.post(
+                f"{service.url}/search/video",
+                files={"file": (Path(path).name, uploads[path], "video/mp4")},
+                data={"k": str(args.k)},
+                timeout=timeout,
+            )
 
         # warm-up, untimed: enough concurrent requests to reach every replica
         warm = Phase("warm-up", replicas, 2 * replicas)
-        run_clients(warm, [texts[i:i + 3] for i in range(0, 6 * replicas, 3)], text, args.k)
+        run_clients(warm, [texts[i : i + 3] for i in range(0, 6 * replicas, 3)], text, args.k)
         if setting.health.get("video_queries"):
             run_clients(warm, [[videos[i % len(videos)]] for i in range(2 * replicas)], video, args.k)
         if warm.errors:
             progress(f"warm-up errors: {dict(warm.errors)}")
 
-        sequential = texts[:args.sequential]
+        sequential = texts[: args.sequential]
         progress(f"{replicas} replica(s): sequential, 1 client x {len(sequential)} text queries")
         answers = {}
-        setting.phases.append(run_clients(Phase("text, sequential", replicas, 1), [sequential], text, args.k,
-                                          keep=answers))
+        setting.phases.append(
+            run_clients(Phase("text, sequential", replicas, 1), [sequential], text, args.k, keep=answers)
+        )
         same = sum(answers.get(s) == floor_answers.get(s) for s in set(sequential))
         setting.agreement = (same, len(set(sequential)))
 
         progress(f"{replicas} replica(s): text load, {args.clients} clients x {args.queries} queries")
-        work = [texts[i * args.queries:(i + 1) * args.queries] for i in range(args.clients)]
+        work = [texts[i * args.queries : (i + 1) * args.queries] for i in range(args.clients)]
         setting.phases.append(run_clients(Phase("text, load", replicas, args.clients), work, text, args.k))
 
         if setting.health.get("video_queries"):
             progress(f"{replicas} replica(s): video load, {args.video_clients} clients x {args.videos} uploads")
-            work = [videos[i * args.videos:(i + 1) * args.videos] for i in range(args.video_clients)]
-            setting.phases.append(run_clients(Phase("video, load", replicas, args.video_clients), work, video,
-                                              args.k))
+            work = [videos[i * args.videos : (i + 1) * args.videos] for i in range(args.video_clients)]
+            setting.phases.append(run_clients(Phase("video, load", replicas, args.video_clients), work, video, args.k))
         for phase in setting.phases:
             progress(f"measured: {phase.row()}" + (f" errors: {dict(phase.errors)}" if phase.errors else ""))
     except Exception as error:  # a replica that fails to start, or a client bug: reported, the next setting runs
         setting.failure = f"{type(error).__name__}: {error}"
-        progress(f"{replicas} replica(s) FAILED: {setting.failure}\n--- last lines of {service.log} ---\n"
-                 f"{service.tail()}")
+        progress(
+            f"{replicas} replica(s) FAILED: {setting.failure}\n--- last lines of {service.log} ---\n{service.tail()}"
+        )
     finally:
         setting.stop = service.stop()
         progress(f"stopped {replicas} replica(s): exit code {setting.stop[0]} after {setting.stop[1]:.0f} s")
@@ -388,23 +448,29 @@ def where_the_time_goes(floor_text: Phase, floor_video: Phase, settings: list[Se
         if "text, sequential" not in phases:
             continue
         seq = phases["text, sequential"].percentile(50)
-        lines.append(f"- {setting.replicas} replica(s), text, 1 client: service p50 {seq:.1f} ms = in-process "
-                     f"floor (model + search) {floor_p50:.1f} ms ({100 * floor_p50 / seq:.0f}%) + HTTP/Serve "
-                     f"overhead {seq - floor_p50:.1f} ms ({100 * (seq - floor_p50) / seq:.0f}%: client and "
-                     "server HTTP, the Serve proxy and router, the @serve.batch wait of a lone query "
-                     "(batch_wait_timeout_s in lavimo/serve/app.py), JSON).")
+        lines.append(
+            f"- {setting.replicas} replica(s), text, 1 client: service p50 {seq:.1f} ms = in-process "
+            f"floor (model + search) {floor_p50:.1f} ms ({100 * floor_p50 / seq:.0f}%) + HTTP/Serve "
+            f"overhead {seq - floor_p50:.1f} ms ({100 * (seq - floor_p50) / seq:.0f}%: client and "
+            "server HTTP, the Serve proxy and router, the @serve.batch wait of a lone query "
+            "(batch_wait_timeout_s in lavimo/serve/app.py), JSON)."
+        )
         if "text, load" in phases:
             load = phases["text, load"]
-            lines.append(f"- {setting.replicas} replica(s), text, {load.clients} clients: p50 {load.percentile(50):.1f}"
-                         f" ms, i.e. {load.percentile(50) - seq:+.1f} ms of queueing (and batching) over the "
-                         f"1-client p50; {load.qps:.1f} queries/s = {load.qps / floor_text.qps:.2f}x the floor's "
-                         f"sequential {floor_text.qps:.1f} queries/s.")
+            lines.append(
+                f"- {setting.replicas} replica(s), text, {load.clients} clients: p50 {load.percentile(50):.1f}"
+                f" ms, i.e. {load.percentile(50) - seq:+.1f} ms of queueing (and batching) over the "
+                f"1-client p50; {load.qps:.1f} queries/s = {load.qps / floor_text.qps:.2f}x the floor's "
+                f"sequential {floor_text.qps:.1f} queries/s."
+            )
         if "video, load" in phases and floor_video.latencies:
             load = phases["video, load"]
-            lines.append(f"- {setting.replicas} replica(s), video, {load.clients} clients: p50 "
-                         f"{load.percentile(50):.1f} ms against the floor's {floor_video.percentile(50):.1f} ms "
-                         f"(decode + model + search, sequential); {load.qps:.1f} queries/s = "
-                         f"{load.qps / floor_video.qps:.2f}x the floor's {floor_video.qps:.1f} queries/s.")
+            lines.append(
+                f"- {setting.replicas} replica(s), video, {load.clients} clients: p50 "
+                f"{load.percentile(50):.1f} ms against the floor's {floor_video.percentile(50):.1f} ms "
+                f"(decode + model + search, sequential); {load.qps:.1f} queries/s = "
+                f"{load.qps / floor_video.qps:.2f}x the floor's {floor_video.qps:.1f} queries/s."
+            )
     measured = [s for s in settings if s.failure is None and s.phases]
     one = next((s for s in measured if s.replicas == 1), None)
     for other in (s for s in measured if s.replicas > 1 and one is not None):
@@ -412,25 +478,39 @@ def where_the_time_goes(floor_text: Phase, floor_video: Phase, settings: list[Se
             base = next((p for p in one.phases if p.name == name), None)
             more = next((p for p in other.phases if p.name == name), None)
             if base and more:
-                lines.append(f"- speedup of {other.replicas} replicas over 1, {name}: {more.qps / base.qps:.2f}x "
-                             f"queries/s ({base.qps:.1f} -> {more.qps:.1f}); p50 {base.percentile(50):.1f} -> "
-                             f"{more.percentile(50):.1f} ms.")
+                lines.append(
+                    f"- speedup of {other.replicas} replicas over 1, {name}: {more.qps / base.qps:.2f}x "
+                    f"queries/s ({base.qps:.1f} -> {more.qps:.1f}); p50 {base.percentile(50):.1f} -> "
+                    f"{more.percentile(50):.1f} ms."
+                )
     if not any(line.startswith("- speedup") for line in lines) and len(settings) > 1:
         lines.append("- speedup over 1 replica: not measured (a setting failed or 1 replica was not among them).")
     cores = os.cpu_count()
-    lines.append(f"- Context: {cores} cores on this machine, shared by the replicas "
-                 f"({', '.join(str(s.replicas) for s in settings)} x the replica CPUs), the Serve proxy and "
-                 "controller, and this load generator's client threads; a speedup is bounded by the cores left.")
+    lines.append(
+        f"- Context: {cores} cores on this machine, shared by the replicas "
+        f"({', '.join(str(s.replicas) for s in settings)} x the replica CPUs), the Serve proxy and "
+        "controller, and this load generator's client threads; a speedup is bounded by the cores left."
+    )
     return lines
 
 
-def report(args: argparse.Namespace, floor_text: Phase, floor_video: Phase, settings: list[Setting], info: dict,
-           load: tuple[float, float], total_s: float, log_dir: Path) -> str:
+def report(
+    args: argparse.Namespace,
+    floor_text: Phase,
+    floor_video: Phase,
+    settings: list[Setting],
+    info: dict,
+    load: tuple[float, float],
+    total_s: float,
+    log_dir: Path,
+) -> str:
     import ray
     import torch
 
-    header = ["| phase | replicas | clients | requests | errors | p50 (ms) | p95 (ms) | p99 (ms) | queries/s |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    header = [
+        "| phase | replicas | clients | requests | errors | p50 (ms) | p95 (ms) | p99 (ms) | queries/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     rows = [floor_text.row()]
     if floor_video.latencies:
         rows.append(floor_video.row())
@@ -439,37 +519,59 @@ def report(args: argparse.Namespace, floor_text: Phase, floor_video: Phase, sett
         rows += [phase.row() for phase in setting.phases]
         if setting.failure:
             rows.append(f"| FAILED: {setting.failure} | {setting.replicas} | | | | | | | |")
-    lines = ["# Motion search service benchmark", "",
-             f"Checkpoint: {info['checkpoint']} ({info['motions']} motions in the index; "
-             f"{'text and video' if info['has_video'] else 'text only'}). k = {args.k}. "
-             f"Each replica: {args.replica_cpus:g} CPU(s). Floor: in-process MotionLibrary, "
-             f"{info['torch_threads']} torch thread(s), sequential.", "", *header, *rows, ""]
+    lines = [
+        "# Motion search service benchmark",
+        "",
+        f"Checkpoint: {info['checkpoint']} ({info['motions']} motions in the index; "
+        f"{'text and video' if info['has_video'] else 'text only'}). k = {args.k}. "
+        f"Each replica: {args.replica_cpus:g} CPU(s). Floor: in-process MotionLibrary, "
+        f"{info['torch_threads']} torch thread(s), sequential.",
+        "",
+        *header,
+        *rows,
+        "",
+    ]
     errors = [(phase, setting.replicas) for setting in settings for phase in setting.phases if phase.errors]
     if errors:
         notes.append("**Errors were seen**:")
-        notes += [f"- {replicas} replica(s), {phase.name}: " + "; ".join(f"{count} x {reason}" for reason, count
-                                                                          in phase.errors.most_common(5))
-                  for phase, replicas in errors]
+        notes += [
+            f"- {replicas} replica(s), {phase.name}: "
+            + "; ".join(f"{count} x {reason}" for reason, count in phase.errors.most_common(5))
+            for phase, replicas in errors
+        ]
     else:
         notes.append("Errors: none (every request answered 200 with k results).")
     notes += ["", "Services:"]
     for setting in settings:
         if setting.failure:
-            notes.append(f"- {setting.replicas} replica(s) **failed**: {setting.failure} "
-                         f"(log: {log_dir / f'serve_{setting.replicas}_replicas.log'})")
+            notes.append(
+                f"- {setting.replicas} replica(s) **failed**: {setting.failure} "
+                f"(log: {log_dir / f'serve_{setting.replicas}_replicas.log'})"
+            )
         start = f"ready after {setting.startup_s:.0f} s" if setting.startup_s is not None else "never ready"
         stop = f"exit code {setting.stop[0]} {setting.stop[1]:.0f} s after SIGINT" if setting.stop else "not stopped"
-        agree = (f"; top {args.k} identical to the floor's for {setting.agreement[0]}/{setting.agreement[1]} "
-                 "sequential queries") if setting.agreement else ""
+        agree = (
+            (
+                f"; top {args.k} identical to the floor's for {setting.agreement[0]}/{setting.agreement[1]} "
+                "sequential queries"
+            )
+            if setting.agreement
+            else ""
+        )
         notes.append(f"- {setting.replicas} replica(s): {start}, {stop}{agree}.")
-    lines += [*notes, "", *where_the_time_goes(floor_text, floor_video, settings), "",
-              f"Workload: {args.clients} x {args.queries} text queries (seeded sentences, seed {args.seed}), "
-              f"the first {args.sequential} of them for the 1-client phase, {args.video_clients} x {args.videos} "
-              "video uploads (a seeded sample of the manifests' rendered clips); warm-up requests untimed. "
-              "Latency: client wall time per request; queries/s: requests / the phase's wall time.",
-              f"Load average (1 min) at start / end: {load[0]:.2f} / {load[1]:.2f}. Run time {total_s / 60:.1f} min. "
-              f"Versions: ray {ray.__version__}, torch {torch.__version__}, requests {requests.__version__}. "
-              f"Service logs: {log_dir}."]
+    lines += [
+        *notes,
+        "",
+        *where_the_time_goes(floor_text, floor_video, settings),
+        "",
+        f"Workload: {args.clients} x {args.queries} text queries (seeded sentences, seed {args.seed}), "
+        f"the first {args.sequential} of them for the 1-client phase, {args.video_clients} x {args.videos} "
+        "video uploads (a seeded sample of the manifests' rendered clips); warm-up requests untimed. "
+        "Latency: client wall time per request; queries/s: requests / the phase's wall time.",
+        f"Load average (1 min) at start / end: {load[0]:.2f} / {load[1]:.2f}. Run time {total_s / 60:.1f} min. "
+        f"Versions: ray {ray.__version__}, torch {torch.__version__}, requests {requests.__version__}. "
+        f"Service logs: {log_dir}.",
+    ]
     if info.get("index_built"):
         lines.append("The motion index did not exist: this run built it first (not timed).")
     return "\n".join(lines)
@@ -493,14 +595,26 @@ def main() -> None:
     if args.sequential > len(texts):
         texts += sentences(args.sequential - len(texts), args.seed + 1)
     videos = clips(config.data.prepared, list(config.data.splits), args.video_clients * args.videos, args.seed)
-    progress(f"{len(texts)} sentences ({len(set(texts))} distinct), {len(videos)} clips "
-             f"({len(set(videos))} distinct) of {config.data.prepared}")
+    progress(
+        f"{len(texts)} sentences ({len(set(texts))} distinct), {len(videos)} clips "
+        f"({len(set(videos))} distinct) of {config.data.prepared}"
+    )
     floor_text, floor_video, answers, info = in_process_floor(args, texts, videos)
     progress(f"measured: {floor_text.row()}")
     progress(f"measured: {floor_video.row()}")
     settings = [bench_service(args, replicas, texts, videos, answers, log_dir) for replicas in args.replica_counts]
-    print(report(args, floor_text, floor_video, settings, info, (load_start, os.getloadavg()[0]),
-                 time.monotonic() - run_start, log_dir))
+    print(
+        report(
+            args,
+            floor_text,
+            floor_video,
+            settings,
+            info,
+            (load_start, os.getloadavg()[0]),
+            time.monotonic() - run_start,
+            log_dir,
+        )
+    )
 
 
 if __name__ == "__main__":

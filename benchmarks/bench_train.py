@@ -56,15 +56,23 @@ DECODE_BATCH = 16  # rows per SampleBuilder call: sample_stream's map_batches ba
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(REPO / "ray_configs" / "cpu_demo.yaml"))
-    parser.add_argument("--prepared", default=str(REPO / "outputs" / "prepared" / "synthetic"),
-                        help="prepared dataset (manifests, videos); made by jobs/prepare_data.py")
+    parser.add_argument(
+        "--prepared",
+        default=str(REPO / "outputs" / "prepared" / "synthetic"),
+        help="prepared dataset (manifests, videos); made by jobs/prepare_data.py",
+    )
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
     parser.add_argument("--epochs", type=int, default=4, help="epochs of the Ray Train run")
     parser.add_argument("--warmup-epochs", type=int, default=1, help="first epochs left out of the rates")
     parser.add_argument("--stream-epochs", type=int, default=3, help="passes of the stream-only measurement")
     parser.add_argument("--preload-batches", type=int, default=4, help="batches decoded for the bare loop")
-    parser.add_argument("--skip", choices=["train", "stream"], action="append", default=[],
-                        help="leave out part (a) 'train' or part (b) 'stream'")
+    parser.add_argument(
+        "--skip",
+        choices=["train", "stream"],
+        action="append",
+        default=[],
+        help="leave out part (a) 'train' or part (b) 'stream'",
+    )
     args = parser.parse_args()
     if not 0 <= args.warmup_epochs < min(args.epochs, args.stream_epochs):
         parser.error("--warmup-epochs must be below --epochs and --stream-epochs")
@@ -134,20 +142,26 @@ def bench_plain_decode(config: LavimoConfig, processes: int) -> Rate:
         builder = _warm_builder(config, table)
         started = time.perf_counter()
         count = _decode_all(builder, table)
-        return Rate("plain loop: SampleBuilder (decord + augment + tokenize)", "1 process", count,
-                    time.perf_counter() - started)
+        return Rate(
+            "plain loop: SampleBuilder (decord + augment + tokenize)", "1 process", count, time.perf_counter() - started
+        )
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(processes), context.Queue()
-    workers = [context.Process(target=_decode_share, args=(config, i, processes, barrier, results))
-               for i in range(processes)]
+    workers = [
+        context.Process(target=_decode_share, args=(config, i, processes, barrier, results)) for i in range(processes)
+    ]
     for worker in workers:
         worker.start()
     done = [results.get(timeout=600) for _ in workers]
     for worker in workers:
         worker.join()
     seconds = max(end for _, end, _ in done) - min(start for start, _, _ in done)
-    return Rate("plain loop: SampleBuilder (decord + augment + tokenize)", f"{processes} processes",
-                sum(count for _, _, count in done), seconds)
+    return Rate(
+        "plain loop: SampleBuilder (decord + augment + tokenize)",
+        f"{processes} processes",
+        sum(count for _, _, count in done),
+        seconds,
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -161,9 +175,14 @@ def bench_stream(config: LavimoConfig, epochs: int, warmup: int) -> tuple[Rate, 
     from lavimo.data.pipeline import sample_stream, torch_batches
 
     train = config.train
-    dataset = sample_stream(manifest_path(config.data.prepared, "train"), builder_arguments(config, "train"),
-                            training=True, decode_tasks=train.decode_tasks, cpus_per_task=train.decode_cpus,
-                            seed=train.seed)
+    dataset = sample_stream(
+        manifest_path(config.data.prepared, "train"),
+        builder_arguments(config, "train"),
+        training=True,
+        decode_tasks=train.decode_tasks,
+        cpus_per_task=train.decode_cpus,
+        seed=train.seed,
+    )
     timings = []  # (samples, seconds, seconds to the first batch, samples of the first batch)
     for _ in range(epochs):
         started, count, first = time.perf_counter(), 0, None
@@ -172,12 +191,18 @@ def bench_stream(config: LavimoConfig, epochs: int, warmup: int) -> tuple[Rate, 
             first = first or (time.perf_counter() - started, count)
         timings.append((count, time.perf_counter() - started, *(first or (0.0, 0))))
     warm = timings[warmup:]
-    rate = Rate(f"Ray Data stream: sample_stream + torch_batches, epochs {warmup + 1}-{epochs}",
-                f"{train.decode_tasks} tasks x {train.decode_cpus:g} CPU", sum(t[0] for t in warm),
-                sum(t[1] for t in warm))
+    rate = Rate(
+        f"Ray Data stream: sample_stream + torch_batches, epochs {warmup + 1}-{epochs}",
+        f"{train.decode_tasks} tasks x {train.decode_cpus:g} CPU",
+        sum(t[0] for t in warm),
+        sum(t[1] for t in warm),
+    )
     after_first = sum(t[0] - t[3] for t in warm) / sum(t[1] - t[2] for t in warm)
-    details = {"first_epoch_s": timings[0][1], "first_batch_s": sum(t[2] for t in warm) / len(warm),
-               "after_first_batch": after_first}
+    details = {
+        "first_epoch_s": timings[0][1],
+        "first_batch_s": sum(t[2] for t in warm) / len(warm),
+        "after_first_batch": after_first,
+    }
     return rate, details
 
 
@@ -227,8 +252,13 @@ def bench_bare_loop(config: LavimoConfig, batches: list[dict], steps: int, threa
     started = time.perf_counter()
     for i in range(steps):
         step(batches[i % len(batches)])
-    return Rate(f"bare PyTorch loop, {len(batches)} pre-loaded batches", f"1 process x {threads} torch threads",
-                steps * config.train.batch_size, time.perf_counter() - started, steps)
+    return Rate(
+        f"bare PyTorch loop, {len(batches)} pre-loaded batches",
+        f"1 process x {threads} torch threads",
+        steps * config.train.batch_size,
+        time.perf_counter() - started,
+        steps,
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -247,26 +277,37 @@ def bench_ray_train(args: argparse.Namespace, storage: str) -> tuple[Rate, dict]
 
     from lavimo.train.trainer import train
 
-    config = load(args, f"train.epochs={args.epochs}", f"train.checkpoint_every={args.epochs}",
-                  f"train.storage_path={storage}")
+    config = load(
+        args, f"train.epochs={args.epochs}", f"train.checkpoint_every={args.epochs}", f"train.storage_path={storage}"
+    )
     started = time.perf_counter()
     run = train(config, "bench")
     fit_seconds = time.perf_counter() - started
     client = MlflowClient(tracking_uri=run.mlflow_uri)
 
     def per_epoch(name: str) -> dict[int, float]:  # the last value logged for each epoch
-        return {m.step: m.value for m in sorted(client.get_metric_history(run.mlflow_run_id, name),
-                                                key=lambda m: m.timestamp)}
+        return {
+            m.step: m.value
+            for m in sorted(client.get_metric_history(run.mlflow_run_id, name), key=lambda m: m.timestamp)
+        }
 
     epoch_s, wait_s, steps = per_epoch("time/train_epoch_s"), per_epoch("time/data_wait_s"), per_epoch("step")
     warm = range(args.warmup_epochs + 1, args.epochs + 1)
     warm_steps = int(steps[args.epochs] - steps[args.warmup_epochs]) if args.warmup_epochs else int(steps[args.epochs])
     t = config.train
-    rate = Rate(f"Ray Train + Ray Data stream, epochs {warm.start}-{warm.stop - 1}",
-                f"{t.num_workers} workers x {max(1, round(t.cpus_per_worker))} torch thread(s) + "
-                f"{t.decode_tasks} decode tasks", warm_steps * t.batch_size, sum(epoch_s[e] for e in warm), warm_steps)
-    details = {"fit_seconds": fit_seconds, "first_epoch_s": epoch_s[1], "data_wait_s": sum(wait_s[e] for e in warm),
-               "validation_s": sum(per_epoch("time/validation_s").get(e, 0.0) for e in warm)}
+    rate = Rate(
+        f"Ray Train + Ray Data stream, epochs {warm.start}-{warm.stop - 1}",
+        f"{t.num_workers} workers x {max(1, round(t.cpus_per_worker))} torch thread(s) + {t.decode_tasks} decode tasks",
+        warm_steps * t.batch_size,
+        sum(epoch_s[e] for e in warm),
+        warm_steps,
+    )
+    details = {
+        "fit_seconds": fit_seconds,
+        "first_epoch_s": epoch_s[1],
+        "data_wait_s": sum(wait_s[e] for e in warm),
+        "validation_s": sum(per_epoch("time/validation_s").get(e, 0.0) for e in warm),
+    }
     return rate, details
 
 
@@ -285,17 +326,23 @@ def print_train_table(bare: Rate, ray: Rate, details: dict, plain_decode: Rate |
     print(bare.row())
     print(ray.row())
     overhead = bare.per_second / ray.per_second - 1.0
-    print(f"\nstream + Ray overhead (Ray time per sample / bare time per sample - 1): {overhead:+.1%} "
-          f"(goal <= 15%: {'met' if overhead <= 0.15 else 'NOT met'}); Ray reaches "
-          f"{ray.per_second / bare.per_second:.1%} of the bare rate")
-    print(f"Ray run: rank 0 waited {details['data_wait_s']:.2f} s of the timed {ray.seconds:.2f} s for batches; "
-          f"first (cold) epoch {details['first_epoch_s']:.2f} s; validation {details['validation_s']:.2f} s over the "
-          f"timed epochs (not counted); whole fit incl. start-up {details['fit_seconds']:.1f} s")
+    print(
+        f"\nstream + Ray overhead (Ray time per sample / bare time per sample - 1): {overhead:+.1%} "
+        f"(goal <= 15%: {'met' if overhead <= 0.15 else 'NOT met'}); Ray reaches "
+        f"{ray.per_second / bare.per_second:.1%} of the bare rate"
+    )
+    print(
+        f"Ray run: rank 0 waited {details['data_wait_s']:.2f} s of the timed {ray.seconds:.2f} s for batches; "
+        f"first (cold) epoch {details['first_epoch_s']:.2f} s; validation {details['validation_s']:.2f} s over the "
+        f"timed epochs (not counted); whole fit incl. start-up {details['fit_seconds']:.1f} s"
+    )
     if plain_decode is not None:
         floor = bare.seconds + ray.samples / plain_decode.per_second
-        print(f"floor when decoding shares these cores: bare time + plain decoding of the same samples "
-              f"({plain_decode.workers}) = {floor:.2f} s, i.e. {floor / bare.seconds - 1:+.1%} over bare; Ray is "
-              f"{ray.seconds / floor - 1:+.1%} over that floor")
+        print(
+            f"floor when decoding shares these cores: bare time + plain decoding of the same samples "
+            f"({plain_decode.workers}) = {floor:.2f} s, i.e. {floor / bare.seconds - 1:+.1%} over bare; Ray is "
+            f"{ray.seconds / floor - 1:+.1%} over that floor"
+        )
 
 
 def print_stream_table(one: Rate, several: Rate, stream: Rate, details: dict) -> None:
@@ -307,12 +354,16 @@ def print_stream_table(one: Rate, several: Rate, stream: Rate, details: dict) ->
     processes = int(several.workers.split()[0])
     ratio = stream.per_second / several.per_second
     ideal = stream.per_second / (one.per_second * processes)
-    print(f"\nstream / plain loop on the same cores ({several.workers}): {ratio:.1%} "
-          f"(goal >= 85%: {'met' if ratio >= 0.85 else 'NOT met'}); stream / (1-process rate x {processes}, "
-          f"ideal scaling): {ideal:.1%}")
-    print(f"stream: an epoch's first batch arrives after {details['first_batch_s']:.2f} s (mean of the timed epochs: "
-          f"block shuffle and the first decode tasks); after it, {details['after_first_batch']:.1f} "
-          f"samples/s; first (cold) epoch {details['first_epoch_s']:.2f} s")
+    print(
+        f"\nstream / plain loop on the same cores ({several.workers}): {ratio:.1%} "
+        f"(goal >= 85%: {'met' if ratio >= 0.85 else 'NOT met'}); stream / (1-process rate x {processes}, "
+        f"ideal scaling): {ideal:.1%}"
+    )
+    print(
+        f"stream: an epoch's first batch arrives after {details['first_batch_s']:.2f} s (mean of the timed epochs: "
+        f"block shuffle and the first decode tasks); after it, {details['after_first_batch']:.1f} "
+        f"samples/s; first (cold) epoch {details['first_epoch_s']:.2f} s"
+    )
 
 
 def main() -> None:
@@ -325,20 +376,23 @@ def main() -> None:
     for split in ("train", "val"):
         read_manifest(manifest_path(config.data.prepared, split))  # fails early, naming the file and the fix
     cores = os.cpu_count()
-    print(f"config {args.config}, data {config.data.prepared}; {cores} cores; global batch {config.train.batch_size},"
-          f" {steps_per_epoch(config)} steps per epoch")
+    print(
+        f"config {args.config}, data {config.data.prepared}; {cores} cores; global batch {config.train.batch_size},"
+        f" {steps_per_epoch(config)} steps per epoch"
+    )
     timed_steps = steps_per_epoch(config) * (args.epochs - args.warmup_epochs)
     # Everything without Ray first, so that no Ray process shares the cores with the plain baselines.
     if "stream" not in args.skip:
         plain_one = bench_plain_decode(config, 1)
         plain_many = bench_plain_decode(config, config.train.decode_tasks)
     if "train" not in args.skip:
-        bare = bench_bare_loop(config, preload_batches(config, args.preload_batches), timed_steps,
-                               ray_worker_threads(config))
+        bare = bench_bare_loop(
+            config, preload_batches(config, args.preload_batches), timed_steps, ray_worker_threads(config)
+        )
+    import ray
+
     from lavimo.ray_cluster import connect
     from lavimo.train.trainer import cpus_needed
-
-    import ray
 
     connect(min_local_cpus=cpus_needed(config))
     try:

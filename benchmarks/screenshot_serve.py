@@ -33,9 +33,13 @@ def main() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     environment = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
-    service = subprocess.Popen([sys.executable, str(REPO / "jobs" / "serve.py"), "--checkpoint", args.checkpoint,
-                                "--port", str(port)], env=environment, stdout=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    service = subprocess.Popen(
+        [sys.executable, str(REPO / "jobs" / "serve.py"), "--checkpoint", args.checkpoint, "--port", str(port)],
+        env=environment,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         for line in service.stdout:
             if line.startswith("serving "):
@@ -44,16 +48,20 @@ def main() -> None:
         while requests.get(f"{url}/healthz", timeout=30).status_code != 200:
             time.sleep(1)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                                 args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                headless=True,
+                args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
+            )
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(url + "/")
             page.select_option("#k", str(args.k))
             page.fill("#query", args.text)
             page.click("#search")
             page.wait_for_selector("#status[data-state=done]", timeout=120_000)
-            page.wait_for_function("[...document.querySelectorAll('#results video')].every(v => v.currentTime > 0.5)",
-                                   timeout=60_000)
+            page.wait_for_function(
+                "[...document.querySelectorAll('#results video')].every(v => v.currentTime > 0.5)", timeout=60_000
+            )
             page.screenshot(path=args.out, full_page=True)
             browser.close()
         print(f"wrote {args.out}")

@@ -14,10 +14,17 @@ from lavimo.export.motions import FORMATS, ExportError, export_motion
 
 def main(argv: list[str] | None = None) -> None:
     parser = job_parser(__doc__)
-    parser.add_argument("--id", action="append", required=True, dest="ids", metavar="MOTION_ID",
-                        help="a motion id of the dataset (data.root of the config), e.g. 000021 (repeatable)")
-    parser.add_argument("--out", required=True,
-                        help="the file to write (one --id), or a folder that gets ID.FORMAT per --id")
+    parser.add_argument(
+        "--id",
+        action="append",
+        required=True,
+        dest="ids",
+        metavar="MOTION_ID",
+        help="a motion id of the dataset (data.root of the config), e.g. 000021 (repeatable)",
+    )
+    parser.add_argument(
+        "--out", required=True, help="the file to write (one --id), or a folder that gets ID.FORMAT per --id"
+    )
     parser.add_argument("--format", choices=FORMATS, default="bvh", help="default: %(default)s")
     args = parser.parse_args(argv)
     setup_logging()

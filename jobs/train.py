@@ -12,8 +12,11 @@ from lavimo.train.trainer import cpus_needed
 
 def main(argv: list[str] | None = None) -> None:
     parser = job_parser(__doc__)
-    parser.add_argument("--resume", metavar="RUN_NAME",
-                        help="continue the run of this name under train.storage_path from its last checkpoint")
+    parser.add_argument(
+        "--resume",
+        metavar="RUN_NAME",
+        help="continue the run of this name under train.storage_path from its last checkpoint",
+    )
     args = parser.parse_args(argv)
     setup_logging()
     config = load_config(args.config, args.set)

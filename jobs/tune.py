@@ -15,8 +15,11 @@ DEFAULT_SWEEP = Path(__file__).resolve().parents[1] / "ray_configs" / "tune_cpu_
 def main(argv: list[str] | None = None) -> None:
     parser = job_parser(__doc__)
     parser.set_defaults(config=str(DEFAULT_SWEEP))  # --config: a sweep YAML; --set: keys of its base config
-    parser.add_argument("--resume", metavar="SWEEP_NAME",
-                        help="resume the interrupted sweep of this name under its storage_path (errored trials too)")
+    parser.add_argument(
+        "--resume",
+        metavar="SWEEP_NAME",
+        help="resume the interrupted sweep of this name under its storage_path (errored trials too)",
+    )
     args = parser.parse_args(argv)
     setup_logging()
     sweep = load_sweep(args.config, args.set)

@@ -13,8 +13,13 @@ def job_parser(description: str) -> argparse.ArgumentParser:
     """A parser with --config (default: the embedded CPU demo) and repeatable --set key=value overrides."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="YAML config (default: %(default)s)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. --set train.epochs=10 (repeatable)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.epochs=10 (repeatable)",
+    )
     return parser
 
 
@@ -22,9 +27,12 @@ def add_checkpoint_source(parser: argparse.ArgumentParser) -> None:
     """--checkpoint FOLDER or --model models:/NAME@ALIAS (or models:/NAME/VERSION), one of them required."""
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="a checkpoint folder of a training run")
-    source.add_argument("--model", metavar="models:/NAME@ALIAS",
-                        help="a version in MLflow's model registry at MLFLOW_TRACKING_URI (models:/NAME@ALIAS or "
-                             "models:/NAME/VERSION), downloaded once into ~/.cache/lavimo/models")
+    source.add_argument(
+        "--model",
+        metavar="models:/NAME@ALIAS",
+        help="a version in MLflow's model registry at MLFLOW_TRACKING_URI (models:/NAME@ALIAS or "
+        "models:/NAME/VERSION), downloaded once into ~/.cache/lavimo/models",
+    )
 
 
 def checkpoint_source(args: argparse.Namespace) -> str:

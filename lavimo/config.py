@@ -110,19 +110,28 @@ class TrainConfig:
     registered_model: str | None = None  # the model registry's name for the best checkpoint; None: the experiment's
 
     def validate(self) -> None:
-        positive = ("num_workers", "epochs", "batch_size", "decode_tasks", "checkpoint_every", "keep_checkpoints",
-                    "log_every_steps")
+        positive = (
+            "num_workers",
+            "epochs",
+            "batch_size",
+            "decode_tasks",
+            "checkpoint_every",
+            "keep_checkpoints",
+            "log_every_steps",
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name}: must be >= 1, got {getattr(self, name)}")
         if self.batch_size % self.num_workers:
-            raise ConfigError(f"train.batch_size: {self.batch_size} is not divisible by train.num_workers "
-                              f"{self.num_workers}")
+            raise ConfigError(
+                f"train.batch_size: {self.batch_size} is not divisible by train.num_workers {self.num_workers}"
+            )
         if not 0.0 <= self.decay_start <= 1.0:
             raise ConfigError(f"train.decay_start: must be in [0, 1], got {self.decay_start}")
         if not 0.0 < self.epsilon <= 1.0:
-            raise ConfigError(f"train.epsilon: must be in (0, 1], on the caption score (cos + 1) / 2, "
-                              f"got {self.epsilon}")
+            raise ConfigError(
+                f"train.epsilon: must be in (0, 1], on the caption score (cos + 1) / 2, got {self.epsilon}"
+            )
         if self.cpus_per_worker <= 0 or self.decode_cpus <= 0:
             raise ConfigError("train.cpus_per_worker and train.decode_cpus must be > 0")
 
@@ -148,13 +157,19 @@ class LavimoConfig:
     def pretrained_sources(self, *keys: str) -> list[pretrained.Source]:
         """The pretrained parts this config names (those of `keys` when given), for the driver's check at start:
         model.text.pretrained, prepare.sentence_model and (3-modal, named tower) model.video.pretrained."""
-        sources = [pretrained.Source("model.text.pretrained", self.model.text.pretrained,
-                                     pretrained.TRANSFORMERS_MODEL),
-                   pretrained.Source("prepare.sentence_model", self.prepare.sentence_model,
-                                     pretrained.TRANSFORMERS_MODEL)]
+        sources = [
+            pretrained.Source("model.text.pretrained", self.model.text.pretrained, pretrained.TRANSFORMERS_MODEL),
+            pretrained.Source("prepare.sentence_model", self.prepare.sentence_model, pretrained.TRANSFORMERS_MODEL),
+        ]
         if self.model.has_video and self.model.video.open_clip_model:
-            sources.append(pretrained.Source("model.video.pretrained", self.model.video.pretrained,
-                                             pretrained.OPEN_CLIP_WEIGHTS, self.model.video.open_clip_model))
+            sources.append(
+                pretrained.Source(
+                    "model.video.pretrained",
+                    self.model.video.pretrained,
+                    pretrained.OPEN_CLIP_WEIGHTS,
+                    self.model.video.open_clip_model,
+                )
+            )
         return [source for source in sources if not keys or source.key in keys]
 
     def validate(self) -> None:
@@ -174,8 +189,10 @@ class LavimoConfig:
         directions = ["t2m", "m2t"] + (["v2m", "m2v", "t2v", "v2t"] if "video" in self.model.modalities else [])
         allowed = [f"val/{d}/R{k}" for d in directions for k in (1, 2, 3, 5, 10)]
         if self.train.checkpoint_metric not in allowed:
-            raise ConfigError(f"train.checkpoint_metric: {self.train.checkpoint_metric!r} is not a validation "
-                              f"recall of this model's directions ({', '.join(directions)}), e.g. {allowed[2]}")
+            raise ConfigError(
+                f"train.checkpoint_metric: {self.train.checkpoint_metric!r} is not a validation "
+                f"recall of this model's directions ({', '.join(directions)}), e.g. {allowed[2]}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return to_plain(dataclasses.asdict(self))
@@ -277,4 +294,3 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
         if not isinstance(node, dict):
             raise ConfigError(f"override {override!r}: {part!r} is not a section")
     node[leaf] = yaml.safe_load(text)
-

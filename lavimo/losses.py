@@ -175,8 +175,13 @@ def _directional_kl(queries: Tensor, gallery: Tensor, target: Tensor, logit_scal
 
 
 def _local_alignment_loss(
-    x_local: Tensor, y_local: Tensor, x_all: Tensor, y_all: Tensor, target_all: Tensor,
-    logit_scale: Tensor | float, offset: int,
+    x_local: Tensor,
+    y_local: Tensor,
+    x_all: Tensor,
+    y_all: Tensor,
+    target_all: Tensor,
+    logit_scale: Tensor | float,
+    offset: int,
 ) -> Tensor:
     """Both directions for the local query rows [offset, offset + b) against the global gallery.
 
@@ -372,8 +377,12 @@ class LavimoLoss(nn.Module):
         return first.shape[0], first.device
 
     def _alignment_terms(
-        self, embeddings: Mapping[str, Tensor], sentence_emb: Tensor | None, logit_scale: Tensor | float,
-        world: World, local_batch: int,
+        self,
+        embeddings: Mapping[str, Tensor],
+        sentence_emb: Tensor | None,
+        logit_scale: Tensor | float,
+        world: World,
+        local_batch: int,
     ) -> dict[str, Tensor]:
         """One unweighted alignment term per weighted pair: local rows against the global batch."""
         gathered = {m: gather_rows(embeddings[m], world) for m in self._used_modalities()}  # m -> (N, C)

@@ -27,8 +27,14 @@ DEFAULT_FLUSH_S = 30.0
 FIRST_RETRY_S, LAST_RETRY_S = 1.0, 15.0  # backoff between delivery attempts: doubles from the first to the last
 WARN_EVERY_S = 30.0
 # MlflowException error codes of a server that answered and refused the record: retrying cannot help
-REFUSED = {"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "RESOURCE_ALREADY_EXISTS", "INVALID_STATE",
-           "PERMISSION_DENIED", "BAD_REQUEST"}
+REFUSED = {
+    "INVALID_PARAMETER_VALUE",
+    "RESOURCE_DOES_NOT_EXIST",
+    "RESOURCE_ALREADY_EXISTS",
+    "INVALID_STATE",
+    "PERMISSION_DENIED",
+    "BAD_REQUEST",
+}
 
 
 @dataclass
@@ -124,14 +130,21 @@ class Outbox:
             self._queue.clear()
             self._changed.notify_all()
         if self.refused:
-            log.error("MLflow server %s refused %d records of run %s (named above)", self.uri, len(self.refused),
-                      self.run_id)
+            log.error(
+                "MLflow server %s refused %d records of run %s (named above)", self.uri, len(self.refused), self.run_id
+            )
         if not left:
             return 0
         folder = write_pending(self.run_folder, self.writer, self.uri, self.run_id, left)
-        log.warning("MLflow server %s still unreachable at the end: %d records of run %s written to %s; deliver them "
-                    "with: python jobs/replay_tracking.py %s", self.uri, len(left), self.run_id, folder,
-                    self.run_folder)
+        log.warning(
+            "MLflow server %s still unreachable at the end: %d records of run %s written to %s; deliver them "
+            "with: python jobs/replay_tracking.py %s",
+            self.uri,
+            len(left),
+            self.run_id,
+            folder,
+            self.run_folder,
+        )
         return len(left)
 
     def _run(self) -> None:
@@ -148,8 +161,9 @@ class Outbox:
             except Exception as error:  # noqa: BLE001 - whatever the client raises, training must not wait
                 if is_refused(error):
                     self.refused.append(f"{record.kind} #{record.seq}")
-                    log.error("MLflow server %s refused a %s record of run %s: %s", self.uri, record.kind,
-                              self.run_id, error)
+                    log.error(
+                        "MLflow server %s refused a %s record of run %s: %s", self.uri, record.kind, self.run_id, error
+                    )
                     self._pop(record)
                     continue
                 delay = self._wait_after_failure(error, delay)
@@ -157,8 +171,13 @@ class Outbox:
             waiting = self._pop(record)
             delay = FIRST_RETRY_S
             if self._down_since is not None and not waiting:
-                log.warning("MLflow server %s reachable again: every record of run %s that waited for it (since "
-                            "%.0f s ago) is delivered", self.uri, self.run_id, time.monotonic() - self._down_since)
+                log.warning(
+                    "MLflow server %s reachable again: every record of run %s that waited for it (since "
+                    "%.0f s ago) is delivered",
+                    self.uri,
+                    self.run_id,
+                    time.monotonic() - self._down_since,
+                )
                 self._down_since = None
 
     def _pop(self, record: Record) -> int:
@@ -177,8 +196,13 @@ class Outbox:
             self._down_since, self._last_warning = now, 0.0
         if now - self._last_warning >= WARN_EVERY_S:
             self._last_warning = now
-            log.warning("MLflow server %s unreachable (%s): %d records of run %s waiting, retrying; training goes on",
-                        self.uri, str(error).splitlines()[0][:200], self.waiting(), self.run_id)
+            log.warning(
+                "MLflow server %s unreachable (%s): %d records of run %s waiting, retrying; training goes on",
+                self.uri,
+                str(error).splitlines()[0][:200],
+                self.waiting(),
+                self.run_id,
+            )
         with self._changed:
             if not self._stopped:
                 self._changed.wait(timeout=min(delay, FIRST_RETRY_S) if self._closing else delay)
@@ -201,8 +225,14 @@ def write_pending(run_folder: str, writer: str, uri: str, run_id: str, records: 
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"records-{writer}.jsonl", "a", encoding="utf-8") as out:
         for record in records:
-            line = {"uri": uri, "run_id": run_id, "seq": record.seq, "created_ms": record.created_ms,
-                    "kind": record.kind, "payload": record.payload}
+            line = {
+                "uri": uri,
+                "run_id": run_id,
+                "seq": record.seq,
+                "created_ms": record.created_ms,
+                "kind": record.kind,
+                "payload": record.payload,
+            }
             out.write(json.dumps(line) + "\n")
             out.flush()
             os.fsync(out.fileno())

@@ -31,7 +31,7 @@ def bundled_path() -> str:
 
 
 def resolve(value: str) -> str:
-    """"" -> the bundled folder; an existing local path -> that path (and transformers kept offline, so a missing
+    """ "" -> the bundled folder; an existing local path -> that path (and transformers kept offline, so a missing
     file fails at once instead of trying the network); anything else is a hub id, returned unchanged."""
     if not value:
         value = bundled_path()
@@ -64,16 +64,22 @@ def _check_transformers(source: Source) -> None:
         _check_hub_id(source)
         return
     if not os.path.isdir(path):
-        _fail(source, "is not a folder", "give the folder of a Hugging Face model (config.json, weights, tokenizer) "
-                                         "or a hub id")
+        _fail(
+            source,
+            "is not a folder",
+            "give the folder of a Hugging Face model (config.json, weights, tokenizer) or a hub id",
+        )
     from transformers import AutoConfig, AutoTokenizer
 
     try:
         AutoConfig.from_pretrained(path, local_files_only=True)
         AutoTokenizer.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError, KeyError) as error:
-        _fail(source, f"is not readable as a {TRANSFORMERS_MODEL} ({_first_line(error)})",
-              "save the model and its tokenizer there with save_pretrained")
+        _fail(
+            source,
+            f"is not readable as a {TRANSFORMERS_MODEL} ({_first_line(error)})",
+            "save the model and its tokenizer there with save_pretrained",
+        )
     if not any(name.endswith((".safetensors", ".bin")) for name in os.listdir(path)):
         _fail(source, "has no weights file (*.safetensors or *.bin)", "save the model there with save_pretrained")
 
@@ -86,8 +92,10 @@ def _check_hub_id(source: Source) -> None:
 
     if isinstance(huggingface_hub.try_to_load_from_cache(source.value, "config.json"), str):
         return
-    remedy = (f"download it where the hub is reachable (hf download {source.value} --local-dir DIR), copy DIR "
-              f"here and set {source.key}=DIR")
+    remedy = (
+        f"download it where the hub is reachable (hf download {source.value} --local-dir DIR), copy DIR "
+        f"here and set {source.key}=DIR"
+    )
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         _fail(source, "is not a local folder, not in the Hugging Face cache, and HF_HUB_OFFLINE is set", remedy)
     try:
@@ -95,8 +103,9 @@ def _check_hub_id(source: Source) -> None:
     except RepositoryNotFoundError:
         _fail(source, "is neither a local folder nor a model on the Hugging Face hub", remedy)
     except (HfHubHTTPError, httpx2.TransportError, OSError, ValueError) as error:
-        _fail(source, f"is not a local folder and the Hugging Face hub cannot be reached ({_first_line(error)})",
-              remedy)
+        _fail(
+            source, f"is not a local folder and the Hugging Face hub cannot be reached ({_first_line(error)})", remedy
+        )
 
 
 def _check_open_clip(source: Source) -> None:
@@ -104,15 +113,22 @@ def _check_open_clip(source: Source) -> None:
         return  # the image tower is trained from scratch
     path = os.path.expanduser(source.value)
     if not os.path.isfile(path):
-        _fail(source, "is not a file", f"give the local open_clip checkpoint of {source.architecture} (nothing is "
-                                       "downloaded), or \"\" to train the image tower from scratch")
+        _fail(
+            source,
+            "is not a file",
+            f"give the local open_clip checkpoint of {source.architecture} (nothing is "
+            'downloaded), or "" to train the image tower from scratch',
+        )
     import open_clip
 
     try:
         open_clip.create_model(source.architecture, pretrained=path)
     except Exception as error:  # open_clip raises whatever torch.load or load_state_dict raise
-        _fail(source, f"is not readable as {source.architecture} {OPEN_CLIP_WEIGHTS} ({_first_line(error)})",
-              f"give an open_clip checkpoint of {source.architecture}")
+        _fail(
+            source,
+            f"is not readable as {source.architecture} {OPEN_CLIP_WEIGHTS} ({_first_line(error)})",
+            f"give an open_clip checkpoint of {source.architecture}",
+        )
 
 
 def _first_line(error: Exception) -> str:

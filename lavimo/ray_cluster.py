@@ -29,8 +29,12 @@ def connect(min_local_cpus: float = 0) -> None:
     ray.data.DataContext.get_current().enable_progress_bars = False
     num_cpus = None if address else max(os.cpu_count() or 1, math.ceil(min_local_cpus))
     # "local": a new cluster even when `ray start` clusters run on this machine (Ray would join one of them)
-    ray.init(address=address or "local", num_cpus=num_cpus, log_to_driver=True,
-             runtime_env={"env_vars": driver_env_vars({**mlflow_client_settings(), **quiet})})
+    ray.init(
+        address=address or "local",
+        num_cpus=num_cpus,
+        log_to_driver=True,
+        runtime_env={"env_vars": driver_env_vars({**mlflow_client_settings(), **quiet})},
+    )
     where = address or "a new local cluster"
     log.info("connected to %s with %s CPUs", where, ray.cluster_resources().get("CPU", 0))
 

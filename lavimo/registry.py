@@ -61,16 +61,22 @@ def log_and_register(client, run_id: str, checkpoint_folder: str, name: str, tag
     if not client.search_registered_models(f"name = '{name}'"):
         client.create_registered_model(name)
     source = f"{client.get_run(run_id).info.artifact_uri}/{MODEL_PATH}"
-    version = client.create_model_version(name, source, run_id=run_id,
-                                          tags={RUN_TAG: run_id, CHECKPOINT_TAG: checkpoint_folder, **tags})
+    version = client.create_model_version(
+        name, source, run_id=run_id, tags={RUN_TAG: run_id, CHECKPOINT_TAG: checkpoint_folder, **tags}
+    )
     log.info("registered %s version %s (run %s, %s)", name, version.version, run_id, checkpoint_folder)
     return str(version.version)
 
 
 def _save_model(path: Path, checkpoint_folder: str) -> None:
-    mlflow.pyfunc.save_model(str(path), python_model=SentenceEmbedder(), artifacts={"checkpoint": checkpoint_folder},
-                             code_paths=[str(Path(lavimo.__file__).parent)], input_example=EXAMPLE,
-                             pip_requirements=_requirements())
+    mlflow.pyfunc.save_model(
+        str(path),
+        python_model=SentenceEmbedder(),
+        artifacts={"checkpoint": checkpoint_folder},
+        code_paths=[str(Path(lavimo.__file__).parent)],
+        input_example=EXAMPLE,
+        pip_requirements=_requirements(),
+    )
 
 
 def _requirements() -> list[str]:
@@ -117,8 +123,9 @@ def _model_version(uri: str, model_uri: str):
         found = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
     except MlflowException as err:
         what = f"alias {alias!r}" if alias else f"version {version}"
-        raise RegistryError(f"{model_uri}: the registry at {uri} has no model {name!r} with {what} "
-                            f"({err.message.splitlines()[0]})") from None
+        raise RegistryError(
+            f"{model_uri}: the registry at {uri} has no model {name!r} with {what} ({err.message.splitlines()[0]})"
+        ) from None
     return found
 
 

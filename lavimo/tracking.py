@@ -49,8 +49,10 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
             if answer.status != 200:
                 raise TrackingError(f"MLflow tracking server {uri} answered {answer.status} at /health")
     except (urllib.error.URLError, OSError) as err:
-        raise TrackingError(f"MLflow tracking server {uri} is unreachable ({err}); start it or unset "
-                            "MLFLOW_TRACKING_URI to log to a local SQLite store") from None
+        raise TrackingError(
+            f"MLflow tracking server {uri} is unreachable ({err}); start it or unset "
+            "MLFLOW_TRACKING_URI to log to a local SQLite store"
+        ) from None
 
 
 def ui_command(uri: str) -> str:
@@ -80,8 +82,9 @@ def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
-def start_run(uri: str, experiment: str, run_name: str, config: dict[str, Any],
-              parent_run_id: str | None = None) -> str:
+def start_run(
+    uri: str, experiment: str, run_name: str, config: dict[str, Any], parent_run_id: str | None = None
+) -> str:
     """Creates the job's run, RUNNING until `RunLogger.finish` (nested under `parent_run_id` when given), logs every
     config value as a param and the config as an artifact; returns its id."""
     from mlflow.entities import Param
@@ -89,8 +92,11 @@ def start_run(uri: str, experiment: str, run_name: str, config: dict[str, Any],
 
     client = MlflowClient(tracking_uri=uri)
     found = client.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found else client.create_experiment(
-        experiment, artifact_location=_artifact_location(uri))
+    experiment_id = (
+        found.experiment_id
+        if found
+        else client.create_experiment(experiment, artifact_location=_artifact_location(uri))
+    )
     tags = {"mlflow.parentRunId": parent_run_id} if parent_run_id else {}
     run_id = client.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
     params = [Param(key, value) for key, value in flatten(config).items()]
@@ -109,8 +115,14 @@ class RunLogger:
         self.run_id = run_id
 
     def metrics(self, values: dict[str, float], step: int) -> None:
-        self.box.put("metrics", {"values": {k: float(v) for k, v in values.items()}, "step": int(step),
-                                 "timestamp": int(time.time() * 1000)})
+        self.box.put(
+            "metrics",
+            {
+                "values": {k: float(v) for k, v in values.items()},
+                "step": int(step),
+                "timestamp": int(time.time() * 1000),
+            },
+        )
 
     def artifact_text(self, text: str, name: str) -> None:
         self.artifact_bytes(text.encode("utf-8"), name)
@@ -123,8 +135,9 @@ class RunLogger:
 
     def model(self, checkpoint_folder: str, name: str, tags: dict[str, str]) -> None:
         """Logs the checkpoint as the run's pyfunc model and registers it under `name` (see lavimo.registry)."""
-        self.box.put("model", {"checkpoint": checkpoint_folder, "name": name,
-                               "tags": {k: str(v) for k, v in tags.items()}})
+        self.box.put(
+            "model", {"checkpoint": checkpoint_folder, "name": name, "tags": {k: str(v) for k, v in tags.items()}}
+        )
 
     def finish(self, status: str = "FINISHED", end_time_s: float | None = None) -> None:
         """Ends the run now, or at `end_time_s` (Unix seconds)."""

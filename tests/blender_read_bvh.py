@@ -29,12 +29,16 @@ def read(path):
     for frame in range(first, last + 1):
         scene.frame_set(frame)
         heads[frame - first] = {bone.name: list(armature.matrix_world @ bone.head) for bone in armature.pose.bones}
-    return {"frames": last - first + 1, "fps": scene.render.fps / scene.render.fps_base,
-            "bones": [bone.name for bone in armature.pose.bones], "heads": heads}
+    return {
+        "frames": last - first + 1,
+        "fps": scene.render.fps / scene.render.fps_base,
+        "bones": [bone.name for bone in armature.pose.bones],
+        "heads": heads,
+    }
 
 
 def main():
-    out, *paths = sys.argv[sys.argv.index("--") + 1:]
+    out, *paths = sys.argv[sys.argv.index("--") + 1 :]
     builtins.open = _open_without_universal_newlines
     try:
         results = {path: read(path) for path in paths}

@@ -48,16 +48,28 @@ def ray_head():
 
     temp_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must stay < 108 bytes
     gcs, dashboard, agent, client = (free_port() for _ in range(4))
-    command = [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", f"--port={gcs}",
-               "--num-cpus=2", "--include-dashboard=true", "--dashboard-host=127.0.0.1",
-               f"--dashboard-port={dashboard}", f"--dashboard-agent-listen-port={agent}",
-               f"--ray-client-server-port={client}", f"--temp-dir={temp_dir}", "--disable-usage-stats"]
+    command = [
+        str(Path(sys.executable).with_name("ray")),
+        "start",
+        "--head",
+        "--block",
+        f"--port={gcs}",
+        "--num-cpus=2",
+        "--include-dashboard=true",
+        "--dashboard-host=127.0.0.1",
+        f"--dashboard-port={dashboard}",
+        f"--dashboard-agent-listen-port={agent}",
+        f"--ray-client-server-port={client}",
+        f"--temp-dir={temp_dir}",
+        "--disable-usage-stats",
+    ]
     signal.signal(signal.SIGTERM, _exit_through_teardown)
     log_path = Path(temp_dir) / "ray_start.log"
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # `python` in a job is this one
     with open(log_path, "w") as log:
-        head = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                env=dict(os.environ, PATH=path))
+        head = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=dict(os.environ, PATH=path)
+        )
     try:
         _wait_until_up(f"http://127.0.0.1:{dashboard}/api/version", head, log_path)
         ray.init(address=f"127.0.0.1:{gcs}", log_to_driver=False)
@@ -124,9 +136,22 @@ class TrackingServer:
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
-                   "--backend-store-uri", f"sqlite:///{self.folder / 'server.db'}",
-                   "--artifacts-destination", str(self.folder / "artifacts"), "--workers", "1"]
+        command = [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--backend-store-uri",
+            f"sqlite:///{self.folder / 'server.db'}",
+            "--artifacts-destination",
+            str(self.folder / "artifacts"),
+            "--workers",
+            "1",
+        ]
         log_path = self.folder / "mlflow_server.log"
         with open(log_path, "a") as log:
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -163,4 +188,3 @@ def tracking_server(tmp_path):
 def mlflow_server(tracking_server):
     """The URI of a real MLflow tracking server on localhost (see TrackingServer)."""
     return tracking_server.uri
-

@@ -70,18 +70,38 @@ def prepare_here(root: Path, prepared: Path, **render) -> tuple[LavimoConfig, Pr
     splits: every motion checked and rendered (cpu_demo's look at 32 px, changed by `render`; motions of 10 frames
     and more), then the manifests, every caption embedded as one fixed unit vector. Returns the config the folder
     was prepared with and the summary (no report is written)."""
-    config = load_config(CPU_DEMO, [f"data.root={root}", f"data.prepared={prepared}", "data.dataset=humanml3d",
-                                    "data.min_motion_frames=10"])
+    config = load_config(
+        CPU_DEMO,
+        [f"data.root={root}", f"data.prepared={prepared}", "data.dataset=humanml3d", "data.min_motion_frames=10"],
+    )
     config = dataclasses.replace(config, render=dataclasses.replace(config.render, resolution=32, **render))
     spec, rules = dataset_spec(config.data)
     job = MotionJob(str(root), str(prepared), spec, rules, config.render)
-    results = [prepare_motion(item, job) for split in config.data.splits
-               for item in index_split(str(root), split, SkipReport())]
+    results = [
+        prepare_motion(item, job)
+        for split in config.data.splits
+        for item in index_split(str(root), split, SkipReport())
+    ]
     rows = [result.row for result in results if result.row is not None]
-    unit = np.full(EMBEDDING_DIM, EMBEDDING_DIM ** -0.5, np.float32)  # (E,)
-    info = ManifestInfo(spec.name, spec.skeleton.name, spec.feature_dim, spec.fps, str(root / "Mean.npy"),
-                        str(root / "Std.npy"), "test", EMBEDDING_DIM, preparation_settings(config))
+    unit = np.full(EMBEDDING_DIM, EMBEDDING_DIM**-0.5, np.float32)  # (E,)
+    info = ManifestInfo(
+        spec.name,
+        spec.skeleton.name,
+        spec.feature_dim,
+        spec.fps,
+        str(root / "Mean.npy"),
+        str(root / "Std.npy"),
+        "test",
+        EMBEDDING_DIM,
+        preparation_settings(config),
+    )
     summary = PrepareSummary(prepared=str(prepared))
-    write_manifests(rows, {r.id: r.held_out_video for r in results if r.held_out_video},
-                    {caption: unit for row in rows for caption in row["captions"]}, info, config, summary)
+    write_manifests(
+        rows,
+        {r.id: r.held_out_video for r in results if r.held_out_video},
+        {caption: unit for row in rows for caption in row["captions"]},
+        info,
+        config,
+        summary,
+    )
     return config, summary

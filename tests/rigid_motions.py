@@ -17,7 +17,9 @@ def rigid_motion(skeleton: Skeleton, frames: int, seed: int) -> np.ndarray:
     offsets += rng.normal(0, 0.03, offsets.shape)
     t = np.arange(frames)[:, None] / skeleton.fps  # (T, 1) seconds
     axes = rng.normal(size=(skeleton.num_joints, 3))
-    angles = 0.7 * np.sin(2 * np.pi * rng.uniform(0.2, 1.0, skeleton.num_joints) * t + rng.uniform(0, 6, skeleton.num_joints))
+    angles = 0.7 * np.sin(
+        2 * np.pi * rng.uniform(0.2, 1.0, skeleton.num_joints) * t + rng.uniform(0, 6, skeleton.num_joints)
+    )
     rotations = _axis_angle(axes[None] / np.linalg.norm(axes, axis=-1, keepdims=True)[None], angles)  # (T, J, 3, 3)
     positions, globals_ = np.zeros((frames, skeleton.num_joints, 3)), rotations.copy()
     for child, parent in enumerate(skeleton.parents):
@@ -39,8 +41,10 @@ def _axis_angle(axes: np.ndarray, angles: np.ndarray) -> np.ndarray:
 def mirrored(joints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     """The mirror image (x negated, left and right swapped), as the datasets' M-prefixed motions."""
     swap = {name: index for index, name in enumerate(skeleton.joint_names)}
-    order = [swap.get(name.replace("left_", "#").replace("right_", "left_").replace("#", "right_"), index)
-             for index, name in enumerate(skeleton.joint_names)]
+    order = [
+        swap.get(name.replace("left_", "#").replace("right_", "left_").replace("#", "right_"), index)
+        for index, name in enumerate(skeleton.joint_names)
+    ]
     out = joints[:, order].copy()
     out[..., 0] *= -1
     return out

@@ -38,14 +38,16 @@ def write_index_video(path: Path, num_frames: int, fps: float, first: int = 0) -
             frame = np.zeros((SIZE, SIZE, 3), np.uint8)
             for bit in range(SIZE // BIT_WIDTH):
                 if first + i >> bit & 1:
-                    frame[:, bit * BIT_WIDTH:(bit + 1) * BIT_WIDTH] = 255
+                    frame[:, bit * BIT_WIDTH : (bit + 1) * BIT_WIDTH] = 255
             writer.write(frame)
 
 
 def read_frame_indices(frames: np.ndarray) -> list[int]:
     """(F, SIZE, SIZE, 3) uint8 index-coded frames -> the index each one shows."""
-    columns = [frames[:, :, bit * BIT_WIDTH + 2:(bit + 1) * BIT_WIDTH - 2].mean(axis=(1, 2, 3)) > 127
-               for bit in range(SIZE // BIT_WIDTH)]  # (bits, F)
+    columns = [
+        frames[:, :, bit * BIT_WIDTH + 2 : (bit + 1) * BIT_WIDTH - 2].mean(axis=(1, 2, 3)) > 127
+        for bit in range(SIZE // BIT_WIDTH)
+    ]  # (bits, F)
     return [sum(int(column[f]) << bit for bit, column in enumerate(columns)) for f in range(len(frames))]
 
 
@@ -73,57 +75,100 @@ def _row(root: Path, motion_id: str, captions: list[str], videos: tuple[list[Pat
     """A manifest row of a motion written by write_dataset under root/"data", its captions on the whole clip."""
     paths, video_frames, video_fps = videos
     return {
-        "id": motion_id, "split": "train", "num_frames": NUM_FRAMES, "fps": FPS,
+        "id": motion_id,
+        "split": "train",
+        "num_frames": NUM_FRAMES,
+        "fps": FPS,
         "feature_path": str(root / "data" / "new_joint_vecs" / f"{motion_id}.npy"),
         "joints_path": str(root / "data" / "new_joints" / f"{motion_id}.npy"),
-        "video_paths": [str(path) for path in paths], "video_num_frames": video_frames, "video_fps": video_fps,
-        "video_rendered": False, "captions": captions, "caption_start": [0.0] * len(captions),
+        "video_paths": [str(path) for path in paths],
+        "video_num_frames": video_frames,
+        "video_fps": video_fps,
+        "video_rendered": False,
+        "captions": captions,
+        "caption_start": [0.0] * len(captions),
         "caption_end": [0.0] * len(captions),
         "caption_embeddings": (embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)).tolist(),
     }
 
 
 def _info(root: Path) -> ManifestInfo:
-    return ManifestInfo(dataset="synthetic", skeleton="humanml3d", feature_dim=HUMANML3D.feature_dim, fps=FPS,
-                        mean_path=str(root / "data" / "Mean.npy"), std_path=str(root / "data" / "Std.npy"),
-                        sentence_model="test", embedding_dim=EMBEDDING_DIM)
+    return ManifestInfo(
+        dataset="synthetic",
+        skeleton="humanml3d",
+        feature_dim=HUMANML3D.feature_dim,
+        fps=FPS,
+        mean_path=str(root / "data" / "Mean.npy"),
+        std_path=str(root / "data" / "Std.npy"),
+        sentence_model="test",
+        embedding_dim=EMBEDDING_DIM,
+    )
 
 
 def write_mirrored_prepared(root: Path, views: int = 1) -> tuple[Path, ManifestInfo]:
     """000001 and its mirror M000001 (other features, left and right swapped in the captions), and 000002 whose
     mirror is not in the split; `views` index-coded videos each, view k of an M-id showing frame numbers from
     VIEW_STEP * (k + 2), of the others from VIEW_STEP * k (views <= 2); `manifest.parquet` under root."""
-    captions = {"000001": ["a person waves the left hand.", "someone raises the left arm."],
-                "M000001": ["a person waves the right hand.", "someone raises the right arm."],
-                "000002": ["a person jumps on the spot."]}
-    write_dataset(root / "data", HUMANML3D, {m: [c + "#x#0#0" for c in lines] for m, lines in captions.items()},
-                  {"train": list(captions)}, num_frames=NUM_FRAMES)
+    captions = {
+        "000001": ["a person waves the left hand.", "someone raises the left arm."],
+        "M000001": ["a person waves the right hand.", "someone raises the right arm."],
+        "000002": ["a person jumps on the spot."],
+    }
+    write_dataset(
+        root / "data",
+        HUMANML3D,
+        {m: [c + "#x#0#0" for c in lines] for m, lines in captions.items()},
+        {"train": list(captions)},
+        num_frames=NUM_FRAMES,
+    )
     (root / "videos").mkdir()
     rng = np.random.default_rng(0)
-    rows = [_row(root, motion_id, lines, _views(root, motion_id, views, 2 * motion_id.startswith("M")),
-                 rng.normal(size=(len(lines), EMBEDDING_DIM)))
-            for motion_id, lines in captions.items()]
+    rows = [
+        _row(
+            root,
+            motion_id,
+            lines,
+            _views(root, motion_id, views, 2 * motion_id.startswith("M")),
+            rng.normal(size=(len(lines), EMBEDDING_DIM)),
+        )
+        for motion_id, lines in captions.items()
+    ]
     write_manifest(rows, _info(root), str(root / "manifest.parquet"))
     return root / "manifest.parquet", _info(root)
 
 
 def write_prepared(root: Path) -> tuple[Path, ManifestInfo]:
     """Writes the dataset folder, the videos and `manifest.parquet` under root; returns (manifest, info)."""
-    write_dataset(root / "data", HUMANML3D, {m: [c + "#x#0#0" for c in v[0]] for m, v in MOTIONS.items()},
-                  {"train": list(MOTIONS)}, num_frames=NUM_FRAMES)
+    write_dataset(
+        root / "data",
+        HUMANML3D,
+        {m: [c + "#x#0#0" for c in v[0]] for m, v in MOTIONS.items()},
+        {"train": list(MOTIONS)},
+        num_frames=NUM_FRAMES,
+    )
     (root / "videos").mkdir()
     rng = np.random.default_rng(0)
     rows = []
     for index, (motion_id, (captions, starts, ends, kind)) in enumerate(MOTIONS.items()):
         video, video_frames, video_fps = _video(root, motion_id, kind, index)
         embeddings = rng.normal(size=(len(captions), EMBEDDING_DIM))
-        rows.append({
-            "id": motion_id, "split": "train", "num_frames": NUM_FRAMES, "fps": FPS,
-            "feature_path": str(root / "data" / "new_joint_vecs" / f"{motion_id}.npy"),
-            "joints_path": str(root / "data" / "new_joints" / f"{motion_id}.npy"),
-            "video_paths": [str(video)], "video_num_frames": video_frames, "video_fps": video_fps,
-            "video_rendered": kind == "rendered", "captions": captions, "caption_start": starts, "caption_end": ends,
-            "caption_embeddings": (embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)).tolist(),
-        })
+        rows.append(
+            {
+                "id": motion_id,
+                "split": "train",
+                "num_frames": NUM_FRAMES,
+                "fps": FPS,
+                "feature_path": str(root / "data" / "new_joint_vecs" / f"{motion_id}.npy"),
+                "joints_path": str(root / "data" / "new_joints" / f"{motion_id}.npy"),
+                "video_paths": [str(video)],
+                "video_num_frames": video_frames,
+                "video_fps": video_fps,
+                "video_rendered": kind == "rendered",
+                "captions": captions,
+                "caption_start": starts,
+                "caption_end": ends,
+                "caption_embeddings": (embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)).tolist(),
+            }
+        )
     write_manifest(rows, _info(root), str(root / "manifest.parquet"))
     return root / "manifest.parquet", _info(root)

@@ -28,8 +28,11 @@ from lavimo.train.trainer import builder_arguments
 from tests.folders import prepare_here, write_dataset
 
 REPO = Path(__file__).resolve().parents[1]
-SPLITS = {"train": ["000001", "M000001", "000002", "M000002"], "val": ["000003"],
-          "test": ["000004", "M000004", "000005", "M000005", "000006", "M000006"]}
+SPLITS = {
+    "train": ["000001", "M000001", "000002", "M000002"],
+    "val": ["000003"],
+    "test": ["000004", "M000004", "000005", "M000005", "000006", "M000006"],
+}
 CAPTIONS = ["a person walks forward", "a person jumps twice", "someone waves with the left hand"]
 SERVICE_UPLOAD_MB = 4  # the test service's upload limit: the clips are far smaller, an over-limit upload is cheap
 
@@ -58,14 +61,18 @@ def make_library(tmp: Path) -> tuple[str, list[str], dict[str, str]]:
         location = manifest_path(config.data.prepared, split)
         table, _ = read_manifest(location)
         samples = SampleBuilder(**builder_arguments(config, split), training=False)(manifest_batch(stream_table(table)))
-        embedded = split_embeddings(table, [CheckpointEmbedder(folder)(samples)], config.stream.max_motion_frames,
-                                    location)
+        embedded = split_embeddings(
+            table, [CheckpointEmbedder(folder)(samples)], config.stream.max_motion_frames, location
+        )
         index_ids += embedded.ids
         vectors.append(embedded.vectors["motion"])  # (N_split, C)
     records = motion_records(config.data.prepared, splits)
-    MotionIndex.build(index_ids, np.concatenate(vectors), durations=[records[i].duration_s for i in index_ids],
-                      captions=[records[i].captions for i in index_ids]).save(
-        index_location(folder, config.data.prepared, splits))
+    MotionIndex.build(
+        index_ids,
+        np.concatenate(vectors),
+        durations=[records[i].duration_s for i in index_ids],
+        captions=[records[i].captions for i in index_ids],
+    ).save(index_location(folder, config.data.prepared, splits))
     return folder, index_ids, {i: records[i].video_path for i in index_ids}
 
 
@@ -75,13 +82,21 @@ def start_service(tmp: Path, ray_address: str, port: int, *extra: str, timeout_s
     log = tmp / "serve.log"
     command = [sys.executable, str(REPO / "jobs" / "serve.py"), "--checkpoint", folder, "--port", str(port), *extra]
     with open(log, "w") as out:
-        process = subprocess.Popen(command, cwd=REPO, env=dict(os.environ, RAY_ADDRESS=ray_address),
-                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=dict(os.environ, RAY_ADDRESS=ray_address),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     service = Service(f"http://127.0.0.1:{port}", folder, ids, videos, tmp / "data", log)
     deadline = time.monotonic() + timeout_s
     while True:
         assert process.poll() is None, f"jobs/serve.py ended:\n{log.read_text()[-5000:]}"
-        assert time.monotonic() < deadline, f"no answer from {service.url} after {timeout_s} s:\n{log.read_text()[-5000:]}"
+        assert time.monotonic() < deadline, (
+            f"no answer from {service.url} after {timeout_s} s:\n{log.read_text()[-5000:]}"
+        )
         try:
             if "serving " in log.read_text() and requests.get(f"{service.url}/healthz", timeout=5).ok:
                 return process, service

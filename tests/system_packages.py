@@ -12,8 +12,13 @@ import pytest
 
 
 def _apt_get(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=300", *args], capture_output=True, text=True,
-                          env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"), timeout=1200)
+    return subprocess.run(
+        ["apt-get", "-o", "DPkg::Lock::Timeout=300", *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+        timeout=1200,
+    )
 
 
 def _output(result: subprocess.CompletedProcess) -> str:
@@ -30,8 +35,10 @@ def debian_program(package: str, program: str) -> str:
         pytest.fail(f"{program} is missing and there is no apt-get to install {package}")
     install = _apt_get("install", "-y", package)
     outputs = [_output(install)]
-    lists_missing = any(hint in install.stdout + install.stderr for hint in
-                        ("Unable to locate package", "has no installation candidate", "Failed to fetch"))
+    lists_missing = any(
+        hint in install.stdout + install.stderr
+        for hint in ("Unable to locate package", "has no installation candidate", "Failed to fetch")
+    )
     if install.returncode != 0 and lists_missing:
         update = _apt_get("update")
         install = _apt_get("install", "-y", package)

@@ -7,8 +7,16 @@ import pytest
 import torch
 
 from lavimo.config import LavimoConfig
-from lavimo.models import (DecoderConfig, FusionConfig, LavimoModel, ModelConfig, MotionEncoderConfig,
-                           TextEncoderConfig, VideoEncoderConfig, VisionTowerConfig)
+from lavimo.models import (
+    DecoderConfig,
+    FusionConfig,
+    LavimoModel,
+    ModelConfig,
+    MotionEncoderConfig,
+    TextEncoderConfig,
+    VideoEncoderConfig,
+    VisionTowerConfig,
+)
 from lavimo.train import checkpoint
 
 SMALL = dict(num_layers=1, num_heads=2, ff_dim=32)
@@ -16,13 +24,19 @@ SMALL = dict(num_layers=1, num_heads=2, ff_dim=32)
 
 def _config(latent_dim=16, modalities=("motion", "text")) -> LavimoConfig:
     model = ModelConfig(
-        latent_dim=latent_dim, modalities=modalities,
+        latent_dim=latent_dim,
+        modalities=modalities,
         motion=MotionEncoderConfig(max_frames=64, **SMALL),
         text=TextEncoderConfig(finetune=False, max_tokens=16, **SMALL),
-        video=VideoEncoderConfig(open_clip_model="", tower=VisionTowerConfig(image_size=16, patch_size=8, width=16,
-                                                                             layers=1, heads=2, output_dim=16),
-                                 num_frames=2, **SMALL),
-        fusion=FusionConfig(num_heads=2), decoder=DecoderConfig(**SMALL))
+        video=VideoEncoderConfig(
+            open_clip_model="",
+            tower=VisionTowerConfig(image_size=16, patch_size=8, width=16, layers=1, heads=2, output_dim=16),
+            num_frames=2,
+            **SMALL,
+        ),
+        fusion=FusionConfig(num_heads=2),
+        decoder=DecoderConfig(**SMALL),
+    )
     return LavimoConfig(model=model)
 
 
@@ -59,8 +73,16 @@ def _run_of_checkpoints(run_folder, epochs=(1, 2, 3)) -> list:
     config = _config()
     model = LavimoModel(config.model)
     state = {"optimizer": torch.optim.AdamW(model.parameters()).state_dict()}
-    return [checkpoint.save_checkpoint(run_folder / f"checkpoint_2026-12-03_12-00-0{epoch}.000000", model,
-                                       {**state, "epoch": epoch}, config, {"epoch": epoch}) for epoch in epochs]
+    return [
+        checkpoint.save_checkpoint(
+            run_folder / f"checkpoint_2026-12-03_12-00-0{epoch}.000000",
+            model,
+            {**state, "epoch": epoch},
+            config,
+            {"epoch": epoch},
+        )
+        for epoch in epochs
+    ]
 
 
 def _halve(path) -> None:
@@ -69,14 +91,22 @@ def _halve(path) -> None:
 
 CORRUPTIONS = {  # how a checkpoint folder is left half-written or damaged -> the file the error names
     "a missing file": (lambda folder: (folder / checkpoint.STATE_FILE).unlink(), "training_state.pt missing"),
-    "a truncated model.safetensors": (lambda folder: _halve(folder / checkpoint.MODEL_FILE),
-                                      "model.safetensors: truncated"),
-    "a config.json that does not parse": (lambda folder: (folder / checkpoint.CONFIG_FILE).write_text('{"model": '),
-                                          "config.json: does not parse"),
-    "a progress.json that does not parse": (lambda folder: (folder / checkpoint.PROGRESS_FILE).write_bytes(b"\x00"),
-                                            "progress.json: does not parse"),
-    "a truncated optimiser state": (lambda folder: _halve(folder / checkpoint.STATE_FILE),
-                                    "training_state.pt: not a complete torch archive"),
+    "a truncated model.safetensors": (
+        lambda folder: _halve(folder / checkpoint.MODEL_FILE),
+        "model.safetensors: truncated",
+    ),
+    "a config.json that does not parse": (
+        lambda folder: (folder / checkpoint.CONFIG_FILE).write_text('{"model": '),
+        "config.json: does not parse",
+    ),
+    "a progress.json that does not parse": (
+        lambda folder: (folder / checkpoint.PROGRESS_FILE).write_bytes(b"\x00"),
+        "progress.json: does not parse",
+    ),
+    "a truncated optimiser state": (
+        lambda folder: _halve(folder / checkpoint.STATE_FILE),
+        "training_state.pt: not a complete torch archive",
+    ),
 }
 
 

@@ -31,8 +31,16 @@ CONFIGS = [pytest.param(AWS, id="aws"), pytest.param(ONPREM, id="onprem")]
 REPO_PARTS = {"lavimo", "jobs", "ray_configs", "pyproject.toml", "requirements.lock", "README.md"}
 
 # AWS's g6e sizes: (vCPUs, NVIDIA L40S GPUs of 48 GB).
-G6E = {"g6e.xlarge": (4, 1), "g6e.2xlarge": (8, 1), "g6e.4xlarge": (16, 1), "g6e.8xlarge": (32, 1),
-       "g6e.16xlarge": (64, 1), "g6e.12xlarge": (48, 4), "g6e.24xlarge": (96, 4), "g6e.48xlarge": (192, 8)}
+G6E = {
+    "g6e.xlarge": (4, 1),
+    "g6e.2xlarge": (8, 1),
+    "g6e.4xlarge": (16, 1),
+    "g6e.8xlarge": (32, 1),
+    "g6e.16xlarge": (64, 1),
+    "g6e.12xlarge": (48, 4),
+    "g6e.24xlarge": (96, 4),
+    "g6e.48xlarge": (192, 8),
+}
 
 
 def load(path: Path) -> dict:
@@ -61,8 +69,12 @@ def no_network(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("cluster config validation tried to reach the network")
 
-    for owner, name in ((socket.socket, "connect"), (socket.socket, "connect_ex"),
-                        (socket, "create_connection"), (socket, "getaddrinfo")):
+    for owner, name in (
+        (socket.socket, "connect"),
+        (socket.socket, "connect_ex"),
+        (socket, "create_connection"),
+        (socket, "getaddrinfo"),
+    ):
         monkeypatch.setattr(owner, name, refuse)
 
 
@@ -99,10 +111,13 @@ def test_the_aws_head_has_no_gpu():
 def test_the_papers_training_fits_one_4_gpu_worker():
     train = load_config(ROOT / "ray_configs" / "humanml3d.yaml").train
     config = load(AWS)
-    fits = [name for name, spec in config["available_node_types"].items()
-            if spec["resources"].get("GPU", 0) >= train.num_workers
-            and spec["resources"]["CPU"] >= train.num_workers * train.cpus_per_worker
-            + train.decode_tasks * train.decode_cpus]
+    fits = [
+        name
+        for name, spec in config["available_node_types"].items()
+        if spec["resources"].get("GPU", 0) >= train.num_workers
+        and spec["resources"]["CPU"]
+        >= train.num_workers * train.cpus_per_worker + train.decode_tasks * train.decode_cpus
+    ]
     assert fits, "no node type holds the 4 GPU workers of ray_configs/humanml3d.yaml and their decode tasks"
 
 
@@ -124,8 +139,9 @@ def test_every_node_installs_this_project_from_the_lock(path):
     assert installs, "no setup command installs the project with its pinned versions"
     assert all(command.startswith("cd ~/lavimo &&") for command in installs)
     assert "pip install" in installs[0]
-    assert f"ray=={ray.__version__}\n" in (ROOT / "requirements.lock").read_text(), \
+    assert f"ray=={ray.__version__}\n" in (ROOT / "requirements.lock").read_text(), (
         "the cluster must run the Ray that launches it"
+    )
 
 
 @pytest.mark.parametrize("path", CONFIGS)
@@ -154,8 +170,11 @@ def test_the_dashboard_listens_and_token_auth_is_on(path):
 
 def repo_root_on_nodes(config: dict) -> str:
     """The remote folder the repository's parts are mounted into (one for all of them)."""
-    roots = {remote.rsplit("/", 1)[0] for remote, local in config["file_mounts"].items()
-             if Path(local).parts and Path(local).parts[0] in REPO_PARTS}
+    roots = {
+        remote.rsplit("/", 1)[0]
+        for remote, local in config["file_mounts"].items()
+        if Path(local).parts and Path(local).parts[0] in REPO_PARTS
+    }
     assert len(roots) == 1, f"repository parts mounted under several folders: {roots}"
     return roots.pop()
 
@@ -191,6 +210,7 @@ def test_the_onprem_cluster_lists_private_hosts_and_an_ssh_key():
 
 
 # The same validation refuses broken copies, so passing it above means something.
+
 
 @pytest.mark.parametrize("path", CONFIGS)
 def test_an_unknown_top_level_key_is_refused(path, no_network):

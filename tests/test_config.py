@@ -18,8 +18,15 @@ def test_shipped_default_loads_and_round_trips():
 
 
 def test_overrides_reach_nested_keys_and_parse_values():
-    config = load_config(CONFIGS / "cpu_demo.yaml", ["data.synthetic.num_motions=12", "data.max_motion_frames=null",
-                                                     "prepare.render_cpus=0.5", "train.learning_rate=1e-3"])
+    config = load_config(
+        CONFIGS / "cpu_demo.yaml",
+        [
+            "data.synthetic.num_motions=12",
+            "data.max_motion_frames=null",
+            "prepare.render_cpus=0.5",
+            "train.learning_rate=1e-3",
+        ],
+    )
     assert config.data.synthetic.num_motions == 12
     assert config.train.learning_rate == 1e-3  # YAML 1.1 reads "1e-3" as a string
     assert config.data.max_motion_frames is None

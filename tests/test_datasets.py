@@ -18,10 +18,14 @@ from lavimo.data.skip_report import SkipReport
 from tests.folders import write_dataset
 
 HUMANML3D_CAPTIONS = {
-    "000001": ["a person walks forward.#a/DET person/NOUN walk/VERB forward/ADV#0.0#0.0",
-               "someone waves with the left hand#someone/PRON wave/VERB#1.0#2.5"],
-    "M000001": ["a person walks forward.#a/DET person/NOUN walk/VERB forward/ADV#0.0#0.0",
-                "someone waves with the right hand#someone/PRON wave/VERB#1.0#2.5"],
+    "000001": [
+        "a person walks forward.#a/DET person/NOUN walk/VERB forward/ADV#0.0#0.0",
+        "someone waves with the left hand#someone/PRON wave/VERB#1.0#2.5",
+    ],
+    "M000001": [
+        "a person walks forward.#a/DET person/NOUN walk/VERB forward/ADV#0.0#0.0",
+        "someone waves with the right hand#someone/PRON wave/VERB#1.0#2.5",
+    ],
     "000002": ["a man jumps#a/DET man/NOUN jump/VERB#nan#nan"],
 }
 
@@ -34,8 +38,10 @@ def humanml3d_folder(tmp_path):
 
 @pytest.fixture
 def kit_folder(tmp_path):
-    captions = {"00017": ["a person kicks#a/DET person/NOUN kick/VERB#0.0#0.0"],
-                "M00017": ["a person kicks#a/DET person/NOUN kick/VERB#0.0#0.0"]}
+    captions = {
+        "00017": ["a person kicks#a/DET person/NOUN kick/VERB#0.0#0.0"],
+        "M00017": ["a person kicks#a/DET person/NOUN kick/VERB#0.0#0.0"],
+    }
     return write_dataset(tmp_path / "KIT-ML", KIT, captions, {"train": ["00017", "M00017"]}, num_frames=30)
 
 

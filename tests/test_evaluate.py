@@ -14,16 +14,30 @@ from lavimo.config import load_config
 from lavimo.data.manifest import ManifestInfo, held_out_split, manifest_path, read_manifest
 from lavimo.data.samples import SampleBuilder, manifest_batch, stream_table
 from lavimo.data.skeleton import HUMANML3D
-from lavimo.eval.evaluate import (CheckpointEmbedder, HeldOutVideos, check_compatible, embed_held_out,
-                                  evaluate_embeddings, split_embeddings)
+from lavimo.eval.evaluate import (
+    CheckpointEmbedder,
+    HeldOutVideos,
+    check_compatible,
+    embed_held_out,
+    evaluate_embeddings,
+    split_embeddings,
+)
 from lavimo.train.trainer import builder_arguments
 from tests.folders import prepare_here, write_dataset
 from tests.looks import CPU_DEMO
 
 
 def manifest_info(feature_dim: int) -> ManifestInfo:
-    return ManifestInfo(dataset="kit", skeleton="kit", feature_dim=feature_dim, fps=12.5, mean_path="Mean.npy",
-                        std_path="Std.npy", sentence_model="", embedding_dim=384)
+    return ManifestInfo(
+        dataset="kit",
+        skeleton="kit",
+        feature_dim=feature_dim,
+        fps=12.5,
+        mean_path="Mean.npy",
+        std_path="Std.npy",
+        sentence_model="",
+        embedding_dim=384,
+    )
 
 
 def test_a_checkpoint_for_other_motion_features_is_refused_by_name():
@@ -47,15 +61,24 @@ def evaluated(tmp_path_factory):
     from lavimo.train.checkpoint import save_checkpoint
 
     tmp = tmp_path_factory.mktemp("evaluate")
-    root = write_dataset(tmp / "data", HUMANML3D, {i: [CAPTION] for ids in SPLITS.values() for i in ids}, SPLITS,
-                         num_frames=30)
+    root = write_dataset(
+        tmp / "data", HUMANML3D, {i: [CAPTION] for ids in SPLITS.values() for i in ids}, SPLITS, num_frames=30
+    )
     config, _ = prepare_here(root, tmp / "prepared")
     torch.manual_seed(0)
     folder = str(save_checkpoint(tmp / "checkpoint_1", LavimoModel(config.model), {}, config, {"epoch": 0}))
     test, held_out = (_embedded_here(folder, config, name) for name in ("test", held_out_split("test")))
     videos = HeldOutVideos(manifest_path(config.data.prepared, held_out_split("test")), held_out.vectors["video"])
-    evaluation = evaluate_embeddings(folder, "test", test, videos, str(tmp / "evaluation"), dissimilar_ids_file=None,
-                                     published=None, published_file=None)
+    evaluation = evaluate_embeddings(
+        folder,
+        "test",
+        test,
+        videos,
+        str(tmp / "evaluation"),
+        dissimilar_ids_file=None,
+        published=None,
+        published_file=None,
+    )
     return evaluation, folder, config, test, held_out
 
 
@@ -64,8 +87,9 @@ def _embedded_here(checkpoint_folder, config, split):
     location = manifest_path(config.data.prepared, split)
     table, _ = read_manifest(location)
     samples = SampleBuilder(**builder_arguments(config, split), training=False)(manifest_batch(stream_table(table)))
-    return split_embeddings(table, [CheckpointEmbedder(checkpoint_folder)(samples)],
-                            config.stream.max_motion_frames, location)
+    return split_embeddings(
+        table, [CheckpointEmbedder(checkpoint_folder)(samples)], config.stream.max_motion_frames, location
+    )
 
 
 def test_an_evaluation_reports_the_held_out_style_beside_the_in_domain_rows(evaluated):
@@ -77,7 +101,7 @@ def test_an_evaluation_reports_the_held_out_style_beside_the_in_domain_rows(eval
     sections = markdown.split("### ")[1:]
     assert len(sections) == 5  # all, both thresholds, dissimilar, exact captions (the small split skips small batches)
     for section in sections:
-        video_table = section[section.index("Video-motion retrieval"):section.index("Text-video retrieval")]
+        video_table = section[section.index("Video-motion retrieval") : section.index("Text-video retrieval")]
         assert "| LAVIMO-on-Ray (ours), held-out style |" in video_table, section[:40]
         assert section.count("held-out style |") == 1  # only beside video-motion
     assert "Held-out style: the same 4 pairs" in markdown and "test_held_out.parquet" in markdown
@@ -108,15 +132,19 @@ def test_the_held_out_style_is_skipped_with_its_reason(evaluated, tmp_path):
     prepared = config.data.prepared
     two_modal = load_config(CPU_DEMO.with_name("cpu_demo_2modal.yaml"))
     off = load_config(CPU_DEMO, ["render.held_out.enabled=false"])
-    reasons = {"the model has no video tower": (two_modal, "test"), "render.held_out.enabled is false": (off, "test"),
-               "only test splits are rendered in it, not 'val'": (config, "val"),
-               "no ": (config, "test2")}
+    reasons = {
+        "the model has no video tower": (two_modal, "test"),
+        "render.held_out.enabled is false": (off, "test"),
+        "only test splits are rendered in it, not 'val'": (config, "val"),
+        "no ": (config, "test2"),
+    }
     for reason, (model_config, split) in reasons.items():
         skipped = embed_held_out(folder, model_config, prepared, split, test.ids, workers=1, cpus_per_worker=1)
         assert skipped.video is None and skipped.skipped.startswith(reason), skipped.skipped
     none = embed_held_out(folder, two_modal, prepared, "test", test.ids, workers=1, cpus_per_worker=1)
-    result = evaluate_embeddings(folder, "test", test, none, str(tmp_path), dissimilar_ids_file=None, published=None,
-                                 published_file=None)
+    result = evaluate_embeddings(
+        folder, "test", test, none, str(tmp_path), dissimilar_ids_file=None, published=None, published_file=None
+    )
     markdown = (tmp_path / "results.md").read_text()
     assert "held-out style |" not in markdown and "Held-out style: skipped, the model has no video tower" in markdown
     assert json.loads((tmp_path / "results.json").read_text())["held_out_style"]["skipped"].startswith("the model")

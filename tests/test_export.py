@@ -16,9 +16,9 @@ from lavimo.data.synthetic import generate_synthetic_dataset
 from lavimo.export.bvh import joint_label
 from lavimo.export.motions import ExportError, export_motion, motion_joints
 from tests.bvh_reader import read_bvh
-from tests.rigid_motions import expected_metres, mirrored, rigid_motion, write_motion
 from tests.folders import standing_walk
 from tests.looks import CPU_DEMO
+from tests.rigid_motions import expected_metres, mirrored, rigid_motion, write_motion
 
 CM = 0.01
 
@@ -75,8 +75,10 @@ def test_a_motion_and_its_mirror_come_back_within_a_centimetre_on_every_frame(tm
 
 def bvh_order(skeleton: Skeleton) -> list[int]:
     """The skeleton's joints in the file's depth-first order (children in index order)."""
+
     def visit(joint: int) -> list[int]:
         return [joint] + [j for c, p in enumerate(skeleton.parents) if p == joint for j in visit(c)]
+
     return visit(0)
 
 
@@ -111,8 +113,10 @@ def test_joints_as_npy_are_the_positions_the_bvh_holds(tmp_path):
     out.write_bytes(export_motion(str(tmp_path), spec, "00001", "npy"))
     array = np.load(out)
     assert array.dtype == np.float32 and array.shape == joints.shape
-    np.testing.assert_allclose(array, motion_joints(str(tmp_path / "new_joint_vecs" / "00001.npy"),
-                                                    str(tmp_path / "new_joints" / "00001.npy"), spec))
+    np.testing.assert_allclose(
+        array,
+        motion_joints(str(tmp_path / "new_joint_vecs" / "00001.npy"), str(tmp_path / "new_joints" / "00001.npy"), spec),
+    )
 
 
 def test_bad_motions_are_named(tmp_path):
@@ -166,7 +170,8 @@ def test_a_full_turn_and_a_deep_knee_bend_keep_every_middle_angle_far_from_its_l
             offset = base[joint] - base[knee]
             c, s = np.cos(bend), np.sin(bend)
             joints[:, joint] = base[knee] + np.stack(
-                [np.full(frames, offset[0]), c * offset[1] - s * offset[2], s * offset[1] + c * offset[2]], axis=-1)
+                [np.full(frames, offset[0]), c * offset[1] - s * offset[2], s * offset[1] + c * offset[2]], axis=-1
+            )
     yaw = np.linspace(0, 2 * np.pi, frames)[:, None]
     x, z = joints[..., 0].copy(), joints[..., 2].copy()
     joints[..., 0], joints[..., 2] = np.cos(yaw) * x + np.sin(yaw) * z, -np.sin(yaw) * x + np.cos(yaw) * z

@@ -39,8 +39,9 @@ def export(tmp_path, root, dataset: str, motion_id: str) -> Path:
     """jobs/export.py; a synthetic dataset of three motions (and their mirrors) is generated at its first use."""
     out = tmp_path / f"{dataset}_{motion_id}.bvh"
     settings = [f"data.root={root}", f"data.dataset={dataset}", "data.synthetic.num_motions=3"]
-    export_job.main(["--config", str(CPU_DEMO), *(f"--set={setting}" for setting in settings),
-                     "--id", motion_id, "--out", str(out)])
+    export_job.main(
+        ["--config", str(CPU_DEMO), *(f"--set={setting}" for setting in settings), "--id", motion_id, "--out", str(out)]
+    )
     return out
 
 
@@ -55,8 +56,21 @@ def test_blender_imports_the_files_as_they_were_recorded(tmp_path, blender):
         path = export(tmp_path, tmp_path / "synthetic", "synthetic", motion_id)
         cases[path] = (HUMANML3D, np.load(tmp_path / "synthetic" / "new_joints" / f"{motion_id}.npy"))
 
-    run = subprocess.run([blender, "-b", "--factory-startup", "--python", str(SCRIPT), "--",
-                          str(tmp_path / "blender.json"), *map(str, cases)], capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [
+            blender,
+            "-b",
+            "--factory-startup",
+            "--python",
+            str(SCRIPT),
+            "--",
+            str(tmp_path / "blender.json"),
+            *map(str, cases),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0 and (tmp_path / "blender.json").exists(), run.stdout[-3000:] + run.stderr[-3000:]
     seen = json.loads((tmp_path / "blender.json").read_text())
 

@@ -73,8 +73,15 @@ def _facing(p: np.ndarray, skeleton: Skeleton) -> np.ndarray:
 @pytest.mark.parametrize("skeleton, dim", [(HUMANML3D, 263), (KIT, 251)])
 def test_dims_and_slices_cover_the_feature_vector(skeleton, dim):
     assert skeleton.feature_dim == dim
-    names = ["root_rot_velocity", "root_linear_velocity", "root_height", "ric_positions", "rotations_6d",
-             "local_velocities", "foot_contacts"]
+    names = [
+        "root_rot_velocity",
+        "root_linear_velocity",
+        "root_height",
+        "ric_positions",
+        "rotations_6d",
+        "local_velocities",
+        "foot_contacts",
+    ]
     assert list(feature_slices(skeleton)) == names
     slices = list(feature_slices(skeleton).values())
     covered = np.concatenate([np.arange(dim)[s] for s in slices])

@@ -27,12 +27,26 @@ pytestmark = pytest.mark.e2e
 WHOLE = "a person walks forward and turns#a/DET person/NOUN#0.0#0.0"
 WINDOWED = "a person waves the left hand#a/DET#0.5#1.5"  # 20 frames: shorter than the 40 of the loaders
 LENGTHS = {  # frames; 30 and 230 are outside the original loaders' [40, 200)
-    "000001": 60, "M000001": 60, "000002": 30, "000003": 230, "000004": 60,  # train (000004 has no mirror)
-    "000005": 60, "M000005": 60,  # val
-    "000010": 30, "M000010": 30, "000011": 230, "M000011": 230, "000012": 60, "M000012": 60, "000013": 80,  # test
+    "000001": 60,
+    "M000001": 60,
+    "000002": 30,
+    "000003": 230,
+    "000004": 60,  # train (000004 has no mirror)
+    "000005": 60,
+    "M000005": 60,  # val
+    "000010": 30,
+    "M000010": 30,
+    "000011": 230,
+    "M000011": 230,
+    "000012": 60,
+    "M000012": 60,
+    "000013": 80,  # test
 }
-SPLITS = {"train": ["000001", "M000001", "000002", "000003", "000004"], "val": ["000005", "M000005"],
-          "test": ["000010", "M000010", "000011", "M000011", "000012", "M000012", "000013"]}
+SPLITS = {
+    "train": ["000001", "M000001", "000002", "000003", "000004"],
+    "val": ["000005", "M000005"],
+    "test": ["000010", "M000010", "000011", "M000011", "000012", "M000012", "000013"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +57,15 @@ def prepared(tmp_path_factory, ray_cluster):
     captions["M000012"] = [WINDOWED.replace("left", "right"), WHOLE]
     write_dataset(root / "HumanML3D", HUMANML3D, captions, SPLITS, num_frames=LENGTHS)
     (root / "nsim_test.txt").write_text("000010\n000011\n000013\n")
-    sets = ["data.dataset=humanml3d", f"data.root={root / 'HumanML3D'}", f"data.prepared={root / 'prepared'}",
-            "render.resolution=32", "prepare.render_cpus=0.5", f"eval.dissimilar_ids={root / 'nsim_test.txt'}",
-            f"train.storage_path={root / 'runs'}"]
+    sets = [
+        "data.dataset=humanml3d",
+        f"data.root={root / 'HumanML3D'}",
+        f"data.prepared={root / 'prepared'}",
+        "render.resolution=32",
+        "prepare.render_cpus=0.5",
+        f"eval.dissimilar_ids={root / 'nsim_test.txt'}",
+        f"train.storage_path={root / 'runs'}",
+    ]
     config = load_config(REPO / "ray_configs" / "smoke.yaml", sets)
     return config, prepare_dataset(config)
 
@@ -74,8 +94,9 @@ def test_a_humanml3d_evaluation_shows_the_papers_rows_the_whole_gallery_and_its_
     torch.manual_seed(0)
     model = LavimoModel(config.model)
     folder = save_checkpoint(tmp_path / "checkpoint_1", model, {}, config, {"epoch": 0})
-    evaluation = evaluate_checkpoint(str(folder), config.data.prepared, "test", str(tmp_path / "evaluation"),
-                                     workers=1, cpus_per_worker=0.5)
+    evaluation = evaluate_checkpoint(
+        str(folder), config.data.prepared, "test", str(tmp_path / "evaluation"), workers=1, cpus_per_worker=0.5
+    )
     markdown = (tmp_path / "evaluation" / "results.md").read_text()
     for row in ("| TMR |", "| LAVIMO (3-modal) |", "| LAVIMO (2-modal) |", "| TEMOS |", "| LAVIMO-on-Ray (ours) |"):
         assert row in markdown, row
@@ -90,6 +111,8 @@ def test_a_humanml3d_evaluation_shows_the_papers_rows_the_whole_gallery_and_its_
     assert list(document["protocols"]) == ["all", "threshold_0.95", "threshold_0.8", "dissimilar", "exact_caption"]
     assert document["dissimilar_ids"] == config.eval.dissimilar_ids
     assert document["held_out_style"]["skipped"] == "" and set(document["held_out_style"]["protocols"]["all"]) == {
-        "v2m", "m2v"}
+        "v2m",
+        "m2v",
+    }
     assert evaluation.protocols.dissimilar_ids == ["000010", "000011", "000013"]
     assert dataclasses.asdict(evaluation.protocols)["notes"][-1].startswith("Rows of other methods")

@@ -17,8 +17,13 @@ def unit_rows(count: int, seed: int, dim: int = DIM) -> np.ndarray:
 
 def make_index(vectors: np.ndarray, dtype: str = "float32") -> MotionIndex:
     count = len(vectors)
-    return MotionIndex.build([f"{i:06d}" for i in range(count)], vectors, durations=np.arange(count) * 0.5 + 2.0,
-                             captions=[[f"motion {i}", "a person walks — été"] for i in range(count)], dtype=dtype)
+    return MotionIndex.build(
+        [f"{i:06d}" for i in range(count)],
+        vectors,
+        durations=np.arange(count) * 0.5 + 2.0,
+        captions=[[f"motion {i}", "a person walks — été"] for i in range(count)],
+        dtype=dtype,
+    )
 
 
 def reference(table: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -118,16 +123,19 @@ def test_load_refuses_a_file_that_is_not_an_index(tmp_path):
         MotionIndex.load(str(path))
 
 
-@pytest.mark.parametrize("query, k, message", [
-    (np.zeros(DIM + 1, np.float32), 3, r"shape \(65,\), expected \(Q, 64\)"),
-    (np.zeros((2, DIM - 1), np.float32), 3, r"shape \(2, 63\)"),
-    (np.zeros((1, 2, DIM), np.float32), 3, "expected"),
-    (np.full(DIM, np.nan, np.float32), 3, r"queries \[0\] contain NaN or infinity"),
-    (np.stack([np.zeros(DIM), np.full(DIM, np.inf)]), 3, r"queries \[1\] contain NaN"),
-    (np.zeros(DIM, np.float32), 0, "k must be an integer >= 1, got 0"),
-    (np.zeros(DIM, np.float32), -2, "k must be an integer >= 1"),
-    (np.zeros(DIM, np.float32), 2.5, "k must be an integer"),
-])
+@pytest.mark.parametrize(
+    "query, k, message",
+    [
+        (np.zeros(DIM + 1, np.float32), 3, r"shape \(65,\), expected \(Q, 64\)"),
+        (np.zeros((2, DIM - 1), np.float32), 3, r"shape \(2, 63\)"),
+        (np.zeros((1, 2, DIM), np.float32), 3, "expected"),
+        (np.full(DIM, np.nan, np.float32), 3, r"queries \[0\] contain NaN or infinity"),
+        (np.stack([np.zeros(DIM), np.full(DIM, np.inf)]), 3, r"queries \[1\] contain NaN"),
+        (np.zeros(DIM, np.float32), 0, "k must be an integer >= 1, got 0"),
+        (np.zeros(DIM, np.float32), -2, "k must be an integer >= 1"),
+        (np.zeros(DIM, np.float32), 2.5, "k must be an integer"),
+    ],
+)
 def test_bad_queries_are_refused_by_name(query, k, message):
     with pytest.raises(ValueError, match=message):
         make_index(unit_rows(10, 12)).search(query, k)

@@ -213,8 +213,10 @@ GLOBAL_BATCH = 8
 def _global_batch():
     """The full batch every rank can rebuild: embeddings, captions with near-duplicates across ranks, uneven masks."""
     gen = torch.Generator().manual_seed(20)
-    embeddings = {m: F.normalize(torch.randn(GLOBAL_BATCH, 8, generator=gen, dtype=torch.float64), dim=-1)
-                  for m in ("motion", "text", "video")}
+    embeddings = {
+        m: F.normalize(torch.randn(GLOBAL_BATCH, 8, generator=gen, dtype=torch.float64), dim=-1)
+        for m in ("motion", "text", "video")
+    }
     sentences = torch.randn(GLOBAL_BATCH, 6, generator=gen, dtype=torch.float64)
     sentences[5] = sentences[0] + 0.05 * torch.randn(6, generator=gen, dtype=torch.float64)  # ranks 0 and 1
     sentences[6] = sentences[1]
@@ -239,8 +241,9 @@ def _loss_and_grads(embeddings, sentences, recon, target, mask, world=None):
 
 def _distributed_worker(rank, port, out_dir):
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD_SIZE,
-                            timeout=timedelta(seconds=30))
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD_SIZE, timeout=timedelta(seconds=30)
+    )
     try:
         embeddings, sentences, recon, target, mask = _global_batch()
         b = GLOBAL_BATCH // WORLD_SIZE
@@ -251,8 +254,13 @@ def _distributed_worker(rank, port, out_dir):
         uneven = slice(rank * b, (rank + 1) * b - rank)  # rank 1 holds one row fewer
         try:
             LavimoLoss(LossWeights.tri_modal(), epsilon=0.8)(
-                {m: e[uneven] for m, e in embeddings.items()}, sentences[uneven], 9.0,
-                recon[uneven], target[uneven], mask[uneven])
+                {m: e[uneven] for m, e in embeddings.items()},
+                sentences[uneven],
+                9.0,
+                recon[uneven],
+                target[uneven],
+                mask[uneven],
+            )
             uneven_error = ""
         except ValueError as error:
             uneven_error = str(error)
@@ -295,4 +303,3 @@ def test_two_process_gathered_loss_matches_single_process(tmp_path):
     for result in ranks:
         assert "equal local batch sizes" in result["uneven_error"] and "[4, 3]" in result["uneven_error"]
         assert result["heavy_imports"] == []  # the losses (and this module) import without Ray or MLflow
-

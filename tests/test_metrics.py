@@ -7,11 +7,13 @@ from lavimo.eval.metrics import ground_truth_ranks, recall_metrics, retrieval_me
 
 
 def test_ranks_count_higher_scores_and_average_ties():
-    similarity = np.array([
-        [0.9, 0.1, 0.2],   # ground truth first: rank 0
-        [0.8, 0.5, 0.7],   # two items above: rank 2
-        [0.3, 0.6, 0.6],   # tied with item 1 for the top: positions 0 and 1 -> 0.5
-    ])
+    similarity = np.array(
+        [
+            [0.9, 0.1, 0.2],  # ground truth first: rank 0
+            [0.8, 0.5, 0.7],  # two items above: rank 2
+            [0.3, 0.6, 0.6],  # tied with item 1 for the top: positions 0 and 1 -> 0.5
+        ]
+    )
     np.testing.assert_allclose(ground_truth_ranks(similarity), [0.0, 2.0, 0.5])
 
 
@@ -44,18 +46,22 @@ def test_bad_shapes_are_refused():
 # Threshold protocol. Captions: pairs 0 and 1 share a caption; caption 3 is halfway between captions 0 and 2.
 #   caption score (cos + 1) / 2:  s0~s1: 1.0   s0~s3 = s1~s3 = s2~s3: (0.7071 + 1) / 2 = 0.854   s0~s2: 0.5
 #   threshold 0.95 -> only 0~1 match;  threshold 0.8 -> also 0~3, 1~3, 2~3.
-CAPTIONS = np.array([
-    [3.0, 0.0],  # not unit: normalised first
-    [1.0, 0.0],
-    [0.0, 1.0],
-    [1.0, 1.0],
-])
-SIMILARITY = np.array([
-    [0.2, 0.9, 0.1, 0.5],
-    [0.7, 0.3, 0.6, 0.8],
-    [0.4, 0.4, 0.4, 0.9],
-    [0.6, 0.1, 0.6, 0.5],
-])
+CAPTIONS = np.array(
+    [
+        [3.0, 0.0],  # not unit: normalised first
+        [1.0, 0.0],
+        [0.0, 1.0],
+        [1.0, 1.0],
+    ]
+)
+SIMILARITY = np.array(
+    [
+        [0.2, 0.9, 0.1, 0.5],
+        [0.7, 0.3, 0.6, 0.8],
+        [0.4, 0.4, 0.4, 0.9],
+        [0.6, 0.1, 0.6, 0.5],
+    ]
+)
 
 
 def test_plain_ranks_of_the_threshold_matrix():

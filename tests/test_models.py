@@ -41,8 +41,11 @@ def tiny_bert(tmp_path_factory) -> str:
 
     folder = tmp_path_factory.mktemp("tiny_bert")
     torch.manual_seed(0)
-    BertModel(BertConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
-                         max_position_embeddings=64)).save_pretrained(folder)
+    BertModel(
+        BertConfig(
+            hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, max_position_embeddings=64
+        )
+    ).save_pretrained(folder)
     load_tokenizer(TextEncoderConfig()).save_pretrained(folder)
     return str(folder)
 
@@ -61,9 +64,12 @@ def tiny_config(text_folder: str, modalities=("motion", "text", "video"), **over
         modalities=modalities,
         motion=MotionEncoderConfig(feature_dim=D, max_frames=64, **small),
         text=TextEncoderConfig(pretrained=text_folder, max_tokens=16, **small),
-        video=VideoEncoderConfig(open_clip_model="", num_frames=FRAMES, **small,
-                                 tower=VisionTowerConfig(image_size=SIDE, patch_size=8, width=32, layers=1, heads=2,
-                                                         output_dim=16)),
+        video=VideoEncoderConfig(
+            open_clip_model="",
+            num_frames=FRAMES,
+            **small,
+            tower=VisionTowerConfig(image_size=SIDE, patch_size=8, width=32, layers=1, heads=2, output_dim=16),
+        ),
         fusion=FusionConfig(num_heads=2),
         decoder=DecoderConfig(**small),
         **overrides,
@@ -208,6 +214,7 @@ def test_gradients_reach_every_trainable_parameter(tiny_bert):
 
 def _forward_with_motion_embedding(model: LavimoModel, inputs, replacement=None):
     """The model's output with the motion tower's e_m replaced by `replacement` (B, C) when given."""
+
     def swap(_module, _args, encoded):
         return dataclasses.replace(encoded, embedding=replacement) if replacement is not None else encoded
 
@@ -232,8 +239,11 @@ def test_fusion_is_queried_by_the_motion_embedding_and_sums_one_vector_per_motio
     assert fused.shape == (2, C) and len(model.fusion.attention) == len(modalities)
     torch.testing.assert_close(fused, sum(terms))  # Eq. 7: the sum of one attention term per modality
     text = sources["text"]
-    padded = dataclasses.replace(text, tokens=torch.cat([text.tokens, 50 * torch.randn(2, 3, C)], 1),
-                                 mask=torch.cat([text.mask, torch.zeros(2, 3, dtype=torch.bool)], 1))
+    padded = dataclasses.replace(
+        text,
+        tokens=torch.cat([text.tokens, 50 * torch.randn(2, 3, C)], 1),
+        mask=torch.cat([text.mask, torch.zeros(2, 3, dtype=torch.bool)], 1),
+    )
     with torch.no_grad():
         torch.testing.assert_close(model.fusion(sources["motion"].embedding, {"text": padded}), terms[1])
 
@@ -261,7 +271,7 @@ def test_nothing_but_the_fused_embedding_and_the_duration_reaches_the_decoder(ti
     motion, mask, ids, attention, frames = batch_inputs(model)
     with torch.no_grad():
         out = model(motion, mask, ids, attention, frames)
-    (fused, decoder_mask), = seen
+    ((fused, decoder_mask),) = seen
     assert fused.shape == (2, C) and decoder_mask.dtype == torch.bool
     torch.testing.assert_close(decoder_mask, mask)  # the durations l_m = (10, 6), as a padding mask
     with torch.no_grad():  # the same ẽ_m and l_m give the same poses, whatever the motion, caption and video were
@@ -301,8 +311,10 @@ def test_config_round_trips_and_validation_names_the_field():
         (dict(latent_dim=30), "model.motion.num_heads"),
         (dict(temperature_init=0.0), "model.temperature_init"),
         (dict(decoder=DecoderConfig(dropout=1.0)), "model.decoder.dropout"),
-        (dict(video=VideoEncoderConfig(open_clip_model="", tower=VisionTowerConfig(patch_size=30))),
-         "model.video.tower.patch_size"),
+        (
+            dict(video=VideoEncoderConfig(open_clip_model="", tower=VisionTowerConfig(patch_size=30))),
+            "model.video.tower.patch_size",
+        ),
     ]
     for changes, key in bad:
         with pytest.raises(ValueError, match=key):
@@ -314,7 +326,9 @@ def test_config_round_trips_and_validation_names_the_field():
 
 
 def test_models_import_without_ray_or_mlflow():
-    code = ("import sys, lavimo.models; heavy = [m for m in ('ray', 'mlflow', 'transformers', 'open_clip') "
-            "if m in sys.modules]; assert not heavy, heavy")
+    code = (
+        "import sys, lavimo.models; heavy = [m for m in ('ray', 'mlflow', 'transformers', 'open_clip') "
+        "if m in sys.modules]; assert not heavy, heavy"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

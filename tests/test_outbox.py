@@ -9,9 +9,10 @@ from lavimo import outbox
 from lavimo.tracking import RunLogger, start_run, tracking_uri
 from tests.conftest import free_port
 
-
-QUICK_CLIENT = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",  # MLflow's client gives up on a refused connection at
-                "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"}  # once (by default it retries for about two minutes)
+QUICK_CLIENT = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",  # MLflow's client gives up on a refused connection at
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "2",
+}  # once (by default it retries for about two minutes)
 
 
 def _history(uri: str, run_id: str, key: str) -> list[tuple[int, int, float]]:
@@ -53,8 +54,9 @@ def test_a_record_the_store_refuses_is_named_and_the_rest_still_arrive(tmp_path,
     assert [value for _, _, value in _history(uri, run_id, "good")] == [2.0]
 
 
-def test_a_down_server_keeps_the_records_which_a_replay_delivers_exactly_once(tmp_path, mlflow_server, monkeypatch,
-                                                                             caplog):
+def test_a_down_server_keeps_the_records_which_a_replay_delivers_exactly_once(
+    tmp_path, mlflow_server, monkeypatch, caplog
+):
     run_id = start_run(mlflow_server, "outbox", "run-1", {"train": {"epochs": 2}})
     for name, value in QUICK_CLIENT.items():
         monkeypatch.setenv(name, value)
@@ -86,7 +88,10 @@ def test_a_down_server_keeps_the_records_which_a_replay_delivers_exactly_once(tm
 
     client = MlflowClient(mlflow_server)
     assert [(step, value) for step, _, value in _history(mlflow_server, run_id, "train/loss")] == [
-        (1, 1.0), (2, 2.0), (3, 3.0)]
+        (1, 1.0),
+        (2, 2.0),
+        (3, 3.0),
+    ]
     assert len(_history(mlflow_server, run_id, "train/lr")) == 3
     assert client.get_run(run_id).info.status == "FINISHED"
     assert [a.path for a in client.list_artifacts(run_id) if a.path.endswith(".md")] == ["test_results.md"]

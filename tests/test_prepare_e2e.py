@@ -35,8 +35,7 @@ def _command(tmp_path):
 def _run(tmp_path, ray_cluster, log_name):
     env = dict(os.environ, RAY_ADDRESS=ray_cluster)
     with open(tmp_path / log_name, "w") as log:
-        done = subprocess.run(_command(tmp_path), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              timeout=600)
+        done = subprocess.run(_command(tmp_path), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=600)
     output = (tmp_path / log_name).read_text()
     assert done.returncode == 0, output[-3000:]
     return json.loads((tmp_path / "prepared" / "prepare_report.json").read_text()), output
@@ -46,8 +45,9 @@ def _kill_after_some_videos(tmp_path, ray_cluster, at_least):
     env = dict(os.environ, RAY_ADDRESS=ray_cluster)
     videos = tmp_path / "prepared" / "videos"  # videos/FINGERPRINT/ID_v0.mp4
     with open(tmp_path / "killed.log", "w") as log:
-        process = subprocess.Popen(_command(tmp_path), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            _command(tmp_path), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + 300
         while len(list(videos.glob("*/*.mp4"))) < at_least:
             assert process.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]

@@ -14,8 +14,18 @@ from lavimo.render.config import RenderConfig
 from tests.folders import write_dataset
 
 GOOD = "a person walks forward#a/DET person/NOUN#0.0#0.0"
-IDS = ["good", "corrupt_npy", "nan", "zero_frames", "too_short", "wrong_dim", "bad_captions", "no_text",
-       "no_features", "bad_video"]
+IDS = [
+    "good",
+    "corrupt_npy",
+    "nan",
+    "zero_frames",
+    "too_short",
+    "wrong_dim",
+    "bad_captions",
+    "no_text",
+    "no_features",
+    "bad_video",
+]
 
 
 @pytest.fixture
@@ -40,8 +50,13 @@ def folder(tmp_path):
 
 def _job(root, tmp_path):
     spec = DATASET_SPECS["humanml3d"]
-    return MotionJob(str(root), str(tmp_path / "prepared"), spec, ClipRules(40, 200),
-                     RenderConfig(resolution=64, keyframe_interval=10))
+    return MotionJob(
+        str(root),
+        str(tmp_path / "prepared"),
+        spec,
+        ClipRules(40, 200),
+        RenderConfig(resolution=64, keyframe_interval=10),
+    )
 
 
 def test_each_bad_input_is_a_counted_skip_naming_its_file(folder, tmp_path):

@@ -72,8 +72,7 @@ def test_raising_the_view_count_renders_only_the_new_views(folder, tmp_path):
     more = prepare_motion(item, _job(folder, tmp_path, views_per_motion=2))
     assert (more.rendered, more.reused) == (1, 1)
     assert more.row["video_paths"][0] == view0 and more.row["video_paths"][1].endswith("000001_v1.mp4")
-    assert ((tmp_path / view0).stat().st_ino, (tmp_path / view0).stat().st_mtime_ns) == (stat.st_ino,
-                                                                                         stat.st_mtime_ns)
+    assert ((tmp_path / view0).stat().st_ino, (tmp_path / view0).stat().st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns)
 
 
 def test_a_supplied_video_is_the_only_view_and_gets_no_held_out_video(folder, tmp_path):
@@ -104,8 +103,9 @@ def test_held_out_videos_are_only_in_the_held_out_manifest(folder, tmp_path):
     assert [row["id"] for row in held_rows] == [row["id"] for row in rows["test"]]  # the same gallery, in order
     for held, test in zip(held_rows, rows["test"]):
         assert held["video_paths"] == [held_out_location(prepared, config.render, held["id"])]
-        assert {k: v for k, v in held.items() if k != "video_paths"} == {k: v for k, v in test.items()
-                                                                            if k != "video_paths"}
+        assert {k: v for k, v in held.items() if k != "video_paths"} == {
+            k: v for k, v in test.items() if k != "video_paths"
+        }
     assert summary.motions == {"train": 2, "val": 1, "test": 2, "test_held_out": 2}
 
 
@@ -134,8 +134,9 @@ def test_training_and_validation_never_open_the_held_out_manifest(folder, tmp_pa
 def test_a_split_with_supplied_videos_gets_no_held_out_manifest_and_says_why(folder, tmp_path):
     prepare_here(folder, tmp_path / "prepared")  # an earlier preparation wrote one
     (folder / "videos").mkdir()
-    (folder / "videos" / "000003.mp4").write_bytes(open(video_location(str(tmp_path / "prepared"), _job(
-        folder, tmp_path).render, "000003"), "rb").read())
+    (folder / "videos" / "000003.mp4").write_bytes(
+        open(video_location(str(tmp_path / "prepared"), _job(folder, tmp_path).render, "000003"), "rb").read()
+    )
     config, summary = prepare_here(folder, tmp_path / "prepared")
     assert not (tmp_path / "prepared" / "manifest" / "test_held_out.parquet").exists()  # the old one is gone
     assert summary.held_out["test"].startswith("none, 1 of its 2 motions have videos supplied")
@@ -160,13 +161,17 @@ def test_a_folder_prepared_with_other_settings_is_prepared_again(folder, tmp_pat
     (tmp_path / "prepared" / "prepare_report.json").write_text(json.dumps(summary.to_dict()))
     assert is_prepared(config)
     render, data = config.render, config.data
-    changes = [(dict(render=dataclasses.replace(render, views_per_motion=2)), "views_per_motion"),
-               (dict(render=dataclasses.replace(render, style_seed=1)), "look"),
-               (dict(render=dataclasses.replace(render, resolution=64)), "look"),
-               (dict(render=dataclasses.replace(render, held_out=dataclasses.replace(render.held_out, seed=4))),
-                "held_out_look"),
-               (dict(data=dataclasses.replace(data, max_motion_frames=150)), "max_motion_frames"),
-               (dict(prepare=dataclasses.replace(config.prepare, sentence_model="/models/mpnet")), "sentence_model")]
+    changes = [
+        (dict(render=dataclasses.replace(render, views_per_motion=2)), "views_per_motion"),
+        (dict(render=dataclasses.replace(render, style_seed=1)), "look"),
+        (dict(render=dataclasses.replace(render, resolution=64)), "look"),
+        (
+            dict(render=dataclasses.replace(render, held_out=dataclasses.replace(render.held_out, seed=4))),
+            "held_out_look",
+        ),
+        (dict(data=dataclasses.replace(data, max_motion_frames=150)), "max_motion_frames"),
+        (dict(prepare=dataclasses.replace(config.prepare, sentence_model="/models/mpnet")), "sentence_model"),
+    ]
     for change, key in changes:
         caplog.clear()
         with caplog.at_level("INFO", logger="lavimo.data.prepare"):

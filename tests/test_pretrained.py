@@ -42,8 +42,11 @@ def test_the_bundled_model_and_its_folder_pass():
 def test_a_local_text_model_must_be_a_folder_with_a_model_tokenizer_and_weights(tmp_path):
     with pytest.raises(PretrainedError, match=r"model.text.pretrained: '/nonexistent/distilbert' is not a folder"):
         pretrained.check(_text("/nonexistent/distilbert"))
-    with pytest.raises(PretrainedError, match=rf"model.text.pretrained: '{tmp_path}' is not readable as a "
-                                              "transformers model"):
+    with pytest.raises(
+        PretrainedError,
+        match=rf"model.text.pretrained: '{tmp_path}' is not readable as a "
+        "transformers model",
+    ):
         pretrained.check(_text(str(tmp_path)))
     from transformers import AutoConfig, AutoTokenizer
 
@@ -56,19 +59,27 @@ def test_a_local_text_model_must_be_a_folder_with_a_model_tokenizer_and_weights(
 
 def test_a_hub_id_outside_the_cache_fails_offline_with_what_to_do():
     assert os.environ["HF_HUB_OFFLINE"] == "1"  # as the test session runs
-    with pytest.raises(PretrainedError, match=r"prepare.sentence_model: 'sentence-transformers/all-mpnet-base-v2' is "
-                                              r"not a local folder, not in the Hugging Face cache, and HF_HUB_OFFLINE "
-                                              r"is set; download it .*--local-dir DIR"):
-        pretrained.check([Source("prepare.sentence_model", "sentence-transformers/all-mpnet-base-v2",
-                                 TRANSFORMERS_MODEL)])
+    with pytest.raises(
+        PretrainedError,
+        match=r"prepare.sentence_model: 'sentence-transformers/all-mpnet-base-v2' is "
+        r"not a local folder, not in the Hugging Face cache, and HF_HUB_OFFLINE "
+        r"is set; download it .*--local-dir DIR",
+    ):
+        pretrained.check(
+            [Source("prepare.sentence_model", "sentence-transformers/all-mpnet-base-v2", TRANSFORMERS_MODEL)]
+        )
 
 
 def test_a_hub_id_with_an_unreachable_hub_fails_at_once(unreachable_hub):
     started = time.monotonic()
-    with pytest.raises(PretrainedError, match=r"prepare.sentence_model: 'sentence-transformers/all-mpnet-base-v2' is "
-                                              r"not a local folder and the Hugging Face hub cannot be reached"):
-        pretrained.check([Source("prepare.sentence_model", "sentence-transformers/all-mpnet-base-v2",
-                                 TRANSFORMERS_MODEL)])
+    with pytest.raises(
+        PretrainedError,
+        match=r"prepare.sentence_model: 'sentence-transformers/all-mpnet-base-v2' is "
+        r"not a local folder and the Hugging Face hub cannot be reached",
+    ):
+        pretrained.check(
+            [Source("prepare.sentence_model", "sentence-transformers/all-mpnet-base-v2", TRANSFORMERS_MODEL)]
+        )
     assert time.monotonic() - started < 30  # no retrying for minutes
 
 
@@ -95,25 +106,44 @@ def test_a_config_names_its_pretrained_sources():
     assert [(s.key, s.value) for s in paper.pretrained_sources()] == [
         ("model.text.pretrained", "distilbert-base-uncased"),
         ("prepare.sentence_model", "sentence-transformers/all-mpnet-base-v2"),
-        ("model.video.pretrained", "/models/open_clip/ViT-B-32-openai.bin")]
+        ("model.video.pretrained", "/models/open_clip/ViT-B-32-openai.bin"),
+    ]
     demo = load_config(REPO / "ray_configs" / "cpu_demo.yaml")  # bundled text models, a small tower from scratch
     assert [s.value for s in demo.pretrained_sources()] == ["", ""]
 
 
-@pytest.mark.parametrize("sets, key, value", [
-    ([], "model.text.pretrained", "distilbert-base-uncased"),
-    (["model.text.pretrained=\"\""], "prepare.sentence_model", "sentence-transformers/all-mpnet-base-v2"),
-    (["model.text.pretrained=\"\"", "prepare.sentence_model=\"\""], "model.video.pretrained",
-     "/models/open_clip/ViT-B-32-openai.bin"),
-])
+@pytest.mark.parametrize(
+    "sets, key, value",
+    [
+        ([], "model.text.pretrained", "distilbert-base-uncased"),
+        (['model.text.pretrained=""'], "prepare.sentence_model", "sentence-transformers/all-mpnet-base-v2"),
+        (
+            ['model.text.pretrained=""', 'prepare.sentence_model=""'],
+            "model.video.pretrained",
+            "/models/open_clip/ViT-B-32-openai.bin",
+        ),
+    ],
+)
 def test_the_paper_config_without_hub_access_stops_before_anything_starts(tmp_path, sets, key, value):
     """As a new user runs it: `humanml3d` on a machine that cannot reach the hub (and has no CLIP weights) stops at
     once with the key, the value and what to do, before Ray, preparation or any training worker starts."""
-    env = dict(os.environ, HF_HUB_OFFLINE="0", TRANSFORMERS_OFFLINE="0", HF_HOME=str(tmp_path / "hf"),
-               HF_ENDPOINT=f"http://127.0.0.1:{free_port()}", RAY_ADDRESS="")
+    env = dict(
+        os.environ,
+        HF_HUB_OFFLINE="0",
+        TRANSFORMERS_OFFLINE="0",
+        HF_HOME=str(tmp_path / "hf"),
+        HF_ENDPOINT=f"http://127.0.0.1:{free_port()}",
+        RAY_ADDRESS="",
+    )
     overrides = [arg for item in sets for arg in ("--set", item)]
-    done = subprocess.run([sys.executable, "jobs/train.py", "--config", "ray_configs/humanml3d.yaml", *overrides],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "jobs/train.py", "--config", "ray_configs/humanml3d.yaml", *overrides],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode != 0
     assert f"PretrainedError: {key}: '{value}'" in done.stderr, done.stderr[-2000:]
     assert "Started a local Ray instance" not in done.stderr and "lavimo.data" not in done.stderr  # nothing ran

@@ -73,13 +73,15 @@ def test_mirror_ids_follow_humanml3d():
 #   -> start at 4 (most atypical). Highest cosine to {4}: 1: 0, 2: 0, 3: 0, M3: 0.0995 -> tie 1, 2, 3 -> "000001".
 #   Then to {4, 1}: 2: 0.995, 3: 0, M3: 0.0995 -> "000003" (which also removes M000003). Then only 2 is left.
 SET_IDS = ["000001", "000002", "000003", "M000003", "000004"]
-SET_CAPTIONS = np.array([
-    [1.0, 0.0, 0.0],
-    [1.0, 0.1, 0.0],
-    [0.0, 1.0, 0.0],
-    [0.0, 1.0, 0.1],
-    [0.0, 0.0, 1.0],
-])
+SET_CAPTIONS = np.array(
+    [
+        [1.0, 0.0, 0.0],
+        [1.0, 0.1, 0.0],
+        [0.0, 1.0, 0.0],
+        [0.0, 1.0, 0.1],
+        [0.0, 0.0, 1.0],
+    ]
+)
 
 
 def test_dissimilar_chooser_picks_the_dissimilar_captions():
@@ -157,7 +159,7 @@ def tmr_batches(ids: list[str], batch_size: int) -> list[list[str]]:
         np.random.shuffle(idx)
     finally:
         np.random.set_state(state)
-    return [[keyids[i] for i in idx[batch_size * b:batch_size * (b + 1)]] for b in range(len(keyids) // batch_size)]
+    return [[keyids[i] for i in idx[batch_size * b : batch_size * (b + 1)]] for b in range(len(keyids) // batch_size)]
 
 
 def test_small_batches_are_tmr_batches():
@@ -217,10 +219,14 @@ def test_run_protocols_with_a_given_dissimilar_list():
 
 def test_exact_caption_pairs_count_every_item_with_the_same_caption_text():
     captions = ["a man walks", "a man walks", "jump", "a man walks."]  # the last differs by its full stop
-    similarity = np.array([[0.1, 0.9, 0.5, 0.8],  # query 0: item 1 has its caption -> rank 0 instead of 3
-                           [0.9, 0.2, 0.5, 0.1],  # query 1: item 0 -> rank 0 instead of 2
-                           [0.7, 0.6, 0.5, 0.1],  # query 2: only itself -> rank 2
-                           [0.9, 0.8, 0.1, 0.3]])  # query 3: "a man walks." is another caption -> rank 2
+    similarity = np.array(
+        [
+            [0.1, 0.9, 0.5, 0.8],  # query 0: item 1 has its caption -> rank 0 instead of 3
+            [0.9, 0.2, 0.5, 0.1],  # query 1: item 0 -> rank 0 instead of 2
+            [0.7, 0.6, 0.5, 0.1],  # query 2: only itself -> rank 2
+            [0.9, 0.8, 0.1, 0.3],
+        ]
+    )  # query 3: "a man walks." is another caption -> rank 2
     exact = retrieval_metrics(similarity, correct=same_caption(captions))
     assert (exact["R@1"], exact["R@2"], exact["R@3"], exact["MedR"]) == (50.0, 50.0, 100.0, 2.0)
     plain = retrieval_metrics(similarity)
@@ -228,8 +234,9 @@ def test_exact_caption_pairs_count_every_item_with_the_same_caption_text():
     np.testing.assert_array_equal(same_caption(["x", "y", "x"]), [[1, 0, 1], [0, 1, 0], [1, 0, 1]])
     # in run_protocols, after the four, in every direction
     embeddings = {"motion": FIVE, "text": FIVE, "sentence": FIVE}
-    run = run_protocols(embeddings, FIVE_IDS, dissimilar_ids=["c", "d", "e"], batch_size=2,
-                        captions=["walk", "walk", "run", "d", "e"])
+    run = run_protocols(
+        embeddings, FIVE_IDS, dissimilar_ids=["c", "d", "e"], batch_size=2, captions=["walk", "walk", "run", "d", "e"]
+    )
     assert list(run.results)[-1] == "exact_caption" and set(run.results["exact_caption"]) == {"t2m", "m2t"}
     # a, b, c tie at the top; for a and b, a correct item (a or b) tops it, its tied position averaged: (0+1+2)/3
     assert run.results["exact_caption"]["t2m"]["R@1"] == pytest.approx(40.0)
@@ -272,10 +279,14 @@ def metrics_of(values: list[float]) -> dict[str, float]:
     return dict(zip(METRICS, values))
 
 
-OURS = {"t2m": metrics_of([1, 2, 3, 4, 5, 6]), "m2t": metrics_of([7, 8, 9, 10, 11, 12]),
-        "v2m": metrics_of([13, 14, 15, 16, 17, 18])}
-PUBLISHED = {"all": {"TMR": {"t2m": metrics_of([5, 10, 15, 20, 30, 28]),
-                             "m2t": metrics_of([9.5, 12, 18, 23, 32.5, 28.5])}}}
+OURS = {
+    "t2m": metrics_of([1, 2, 3, 4, 5, 6]),
+    "m2t": metrics_of([7, 8, 9, 10, 11, 12]),
+    "v2m": metrics_of([13, 14, 15, 16, 17, 18]),
+}
+PUBLISHED = {
+    "all": {"TMR": {"t2m": metrics_of([5, 10, 15, 20, 30, 28]), "m2t": metrics_of([9.5, 12, 18, 23, 32.5, 28.5])}}
+}
 
 
 def test_markdown_tables_follow_the_papers_layout():
@@ -284,15 +295,14 @@ def test_markdown_tables_follow_the_papers_layout():
     assert all_section.startswith("### (a) All\n")
     lines = all_section.splitlines()
     group_row = "| | Text-motion retrieval | | | | | | Motion-text retrieval | | | | | |"
-    metric_row = "| **Methods** |" + (" **R@1 ↑** | **R@2 ↑** | **R@3 ↑** | **R@5 ↑** | **R@10 ↑**"
-                                      " | **MedR ↓** |") * 2
+    metric_row = "| **Methods** |" + (" **R@1 ↑** | **R@2 ↑** | **R@3 ↑** | **R@5 ↑** | **R@10 ↑** | **MedR ↓** |") * 2
     tmr_row = "| TMR | 5.00 | 10.00 | 15.00 | 20.00 | 30.00 | 28.00 | 9.50 | 12.00 | 18.00 | 23.00 | 32.50 | 28.50 |"
     ours_row = "| ours | 1.00 | 2.00 | 3.00 | 4.00 | 5.00 | 6.00 | 7.00 | 8.00 | 9.00 | 10.00 | 11.00 | 12.00 |"
     start = lines.index(group_row)
     assert lines[start + 1] == "|---|" + "---:|" * 12
-    assert lines[start + 2:start + 5] == [metric_row, tmr_row, ours_row]  # published rows first, ours last
+    assert lines[start + 2 : start + 5] == [metric_row, tmr_row, ours_row]  # published rows first, ours last
     # the video table: only our row, motion-to-video missing
-    video = lines[lines.index("| | Video-motion retrieval | | | | | | Motion-video retrieval | | | | | |"):]
+    video = lines[lines.index("| | Video-motion retrieval | | | | | | Motion-video retrieval | | | | | |") :]
     assert video[3] == "| ours | 13.00 | 14.00 | 15.00 | 16.00 | 17.00 | 18.00 |" + " – |" * 6
     assert "TMR" not in "\n".join(video)
     assert "TMR" not in dissimilar_section and ours_row in dissimilar_section  # no published dissimilar rows
@@ -305,18 +315,28 @@ def write_published(path, rows) -> str:
 
 
 def row(**changes) -> dict:
-    base = {"table": "Table 1", "dataset": "humanml3d", "paper_protocol": "(a) All", "protocol": "all",
-            "method": "TMR", "direction": "t2m", "metrics": metrics_of([1, 2, 3, 4, 5, 6])}
+    base = {
+        "table": "Table 1",
+        "dataset": "humanml3d",
+        "paper_protocol": "(a) All",
+        "protocol": "all",
+        "method": "TMR",
+        "direction": "t2m",
+        "metrics": metrics_of([1, 2, 3, 4, 5, 6]),
+    }
     return {**base, **changes}
 
 
 def test_published_results_group_rows_by_protocol_method_direction(tmp_path):
-    path = write_published(tmp_path / "published.json", [
-        row(),
-        row(direction="m2t", metrics=metrics_of([2, 3, 4, 5, 6, 7])),
-        row(protocol="threshold_0.95", paper_protocol="(b) All with threshold"),
-        row(dataset="kit", method="LAVIMO"),
-    ])
+    path = write_published(
+        tmp_path / "published.json",
+        [
+            row(),
+            row(direction="m2t", metrics=metrics_of([2, 3, 4, 5, 6, 7])),
+            row(protocol="threshold_0.95", paper_protocol="(b) All with threshold"),
+            row(dataset="kit", method="LAVIMO"),
+        ],
+    )
     humanml3d = published_results("humanml3d", path)
     assert list(humanml3d) == ["all", "threshold_0.95"]
     assert humanml3d["all"]["TMR"]["m2t"]["R@1"] == 2.0
@@ -324,12 +344,15 @@ def test_published_results_group_rows_by_protocol_method_direction(tmp_path):
     assert published_results("synthetic", path) == {}
 
 
-@pytest.mark.parametrize("bad, message", [
-    (row(protocol="nsim"), "unknown protocol"),
-    (row(direction="x2y"), "unknown direction"),
-    (row(metrics={"R@1": 1.0}), "expected the metrics"),
-    (row(metrics=metrics_of([1, 2, 3, 4, 5, float("nan")])), "finite"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (row(protocol="nsim"), "unknown protocol"),
+        (row(direction="x2y"), "unknown direction"),
+        (row(metrics={"R@1": 1.0}), "expected the metrics"),
+        (row(metrics=metrics_of([1, 2, 3, 4, 5, float("nan")])), "finite"),
+    ],
+)
 def test_published_rows_are_checked(tmp_path, bad, message):
     path = write_published(tmp_path / "published.json", [bad])
     with pytest.raises(ValueError, match=message):

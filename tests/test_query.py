@@ -31,8 +31,11 @@ def test_text_query_is_the_unit_text_embedding_of_the_sentence(encoder):
     vector = encoder.text("  a person jumps twice ")
     assert vector.shape == (C,) and np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
     model = encoder.model
-    ids, mask = tokenize(load_tokenizer(model.config.text), ["a person jumps twice", "someone walks in a circle"],
-                         model.config.text.max_tokens)
+    ids, mask = tokenize(
+        load_tokenizer(model.config.text),
+        ["a person jumps twice", "someone walks in a circle"],
+        model.config.text.max_tokens,
+    )
     with torch.no_grad():
         batch = model.encode_text(ids, mask)  # (2, C), padded together with a longer caption
     np.testing.assert_allclose(vector, batch[0].numpy(), atol=1e-5)
@@ -98,8 +101,8 @@ def _framed(width: int, height: int) -> np.ndarray:
     images[:] = BLUE
     side = min(width, height)
     x, y = (width - side) // 2, (height - side) // 2
-    images[:, y:y + side, x:x + side] = GREEN
-    images[:, y:y + side // 4, x:x + side // 4] = RED
+    images[:, y : y + side, x : x + side] = GREEN
+    images[:, y : y + side // 4, x : x + side // 4] = RED
     return images
 
 
@@ -110,9 +113,9 @@ def test_wide_and_portrait_clips_keep_their_centre_square(encoder, tmp_path, wid
     clip = write_clip(tmp_path / "framed.mp4", _framed(width, height), rotate=rotate)
     frames = encoder.video_frames(clip)  # (FRAMES, SIDE, SIDE, 3)
     quarter = SIDE // 4
-    assert is_colour(frames[:, 1:quarter - 1, 1:quarter - 1], RED)
-    assert is_colour(frames[:, quarter + 1:, quarter + 1:], GREEN)
-    assert is_colour(frames[:, quarter + 1:, [0, -1]], GREEN) and is_colour(frames[:, [0, -1], quarter + 1:], GREEN)
+    assert is_colour(frames[:, 1 : quarter - 1, 1 : quarter - 1], RED)
+    assert is_colour(frames[:, quarter + 1 :, quarter + 1 :], GREEN)
+    assert is_colour(frames[:, quarter + 1 :, [0, -1]], GREEN) and is_colour(frames[:, [0, -1], quarter + 1 :], GREEN)
 
 
 def test_a_window_of_seconds_is_sampled_uniformly(encoder, tmp_path):
@@ -129,7 +132,7 @@ def test_a_crop_is_a_box_of_the_displayed_frame(encoder, tmp_path, caplog):
     assert is_colour(encoder.video_frames(clip, crop=(0, 0, 96, 32)), BLUE)  # the band above the square
     assert is_colour(encoder.video_frames(clip, crop=(24, 64, 32, 32)), GREEN)
     tall = encoder.video_frames(clip, crop=(24, 0, 32, 64))  # centre square at y 16 ... 48: blue above, green below
-    assert is_colour(tall[:, :SIDE // 2 - 1], BLUE) and is_colour(tall[:, SIDE // 2 + 1:], GREEN)
+    assert is_colour(tall[:, : SIDE // 2 - 1], BLUE) and is_colour(tall[:, SIDE // 2 + 1 :], GREEN)
     assert "not square" in caplog.text
 
 
@@ -155,11 +158,14 @@ def test_the_job_names_a_malformed_crop(capsys):
     assert "argument --crop: expected X,Y,W,H" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("arguments", "message"), [
-    (["--text", "a person waves", "--crop", "0,0,8,8"], "--crop go with a --video"),
-    (["--video", "clip.mp4", "--start", "2", "--end", "1"], r"--end \(1.0 s\) must come after --start"),
-    (["--video", "clip.mp4", "--start", "-1"], "--start must be >= 0"),
-])
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--text", "a person waves", "--crop", "0,0,8,8"], "--crop go with a --video"),
+        (["--video", "clip.mp4", "--start", "2", "--end", "1"], r"--end \(1.0 s\) must come after --start"),
+        (["--video", "clip.mp4", "--start", "-1"], "--start must be >= 0"),
+    ],
+)
 def test_the_job_refuses_clip_options_that_cannot_apply(arguments, message):
     with pytest.raises(QueryError, match=message):
         _retrieve_main()(["--checkpoint", "unused", *arguments])

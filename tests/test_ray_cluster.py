@@ -13,8 +13,9 @@ def test_mlflow_settings_are_passed_on_except_those_a_submitted_job_sets_itself(
     wanted = {**mlflow_client_settings(), "RAY_DATA_DISABLE_PROGRESS_BARS": "1"}
     assert {"MLFLOW_TRACKING_URI", "MLFLOW_HTTP_REQUEST_MAX_RETRIES", "LAVIMO_MLFLOW_FLUSH_S"} <= set(wanted)
     assert driver_env_vars(wanted) == wanted  # a plain driver passes everything on
-    submitted = {"runtime_env": {"working_dir": "gcs://pkg.zip",
-                                 "env_vars": {"MLFLOW_TRACKING_URI": "http://head:5000"}}}
+    submitted = {
+        "runtime_env": {"working_dir": "gcs://pkg.zip", "env_vars": {"MLFLOW_TRACKING_URI": "http://head:5000"}}
+    }
     monkeypatch.setenv(JOB_CONFIG_VARIABLE, json.dumps(submitted))  # as `ray job submit --runtime-env-json` does
     passed = driver_env_vars(wanted)
     assert "MLFLOW_TRACKING_URI" not in passed  # Ray refuses a variable the job's runtime env sets already

@@ -45,8 +45,9 @@ def test_a_checkpoint_is_registered_once_with_its_run_and_metrics(registered):
     assert registry.version_of_checkpoint(uri, "lavimo-test", folder + "-other") is None
 
 
-def test_an_alias_fetches_the_checkpoint_and_the_pyfunc_embeds_as_the_checkpoint_does(registered, tmp_path,
-                                                                                    monkeypatch):
+def test_an_alias_fetches_the_checkpoint_and_the_pyfunc_embeds_as_the_checkpoint_does(
+    registered, tmp_path, monkeypatch
+):
     uri, folder, _, version = registered
     registry.set_alias(uri, "lavimo-test", version, "champion")
     expected = QueryEncoder(load_model(folder)[0]).texts(SENTENCES)  # (3, C)
@@ -65,12 +66,15 @@ def test_an_alias_fetches_the_checkpoint_and_the_pyfunc_embeds_as_the_checkpoint
     np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1, atol=1e-5)
 
 
-@pytest.mark.parametrize(("model_uri", "message"), [
-    ("models:/lavimo-test@nobody", "has no model 'lavimo-test' with alias 'nobody'"),
-    ("models:/lavimo-test/7", "has no model 'lavimo-test' with version 7"),
-    ("models:/missing@champion", "has no model 'missing' with alias 'champion'"),
-    ("runs:/abc/model", "not a model URI"),
-])
+@pytest.mark.parametrize(
+    ("model_uri", "message"),
+    [
+        ("models:/lavimo-test@nobody", "has no model 'lavimo-test' with alias 'nobody'"),
+        ("models:/lavimo-test/7", "has no model 'lavimo-test' with version 7"),
+        ("models:/missing@champion", "has no model 'missing' with alias 'champion'"),
+        ("runs:/abc/model", "not a model URI"),
+    ],
+)
 def test_a_uri_that_names_no_version_is_refused_naming_it(registered, model_uri, message):
     with pytest.raises(registry.RegistryError, match=message):
         registry.model_checkpoint(registered[0], model_uri)

@@ -16,9 +16,13 @@ from tests.looks import classic_look
 
 RES = 128  # small frames keep the tests fast
 # Vivid body on a grey world: body pixels are the saturated ones.
-VIVID = AvatarStyle("vivid", BodyLook(1.0, 1.0, skin=(250, 120, 0), shirt=(0, 200, 0), trousers=(0, 0, 230),
-                                      shoes=(220, 0, 220)),
-                    sky=(200, 200, 200), ground=(170, 170, 170), ground_alt=(120, 120, 120))
+VIVID = AvatarStyle(
+    "vivid",
+    BodyLook(1.0, 1.0, skin=(250, 120, 0), shirt=(0, 200, 0), trousers=(0, 0, 230), shoes=(220, 0, 220)),
+    sky=(200, 200, 200),
+    ground=(170, 170, 170),
+    ground_alt=(120, 120, 120),
+)
 
 
 def body_mask(frames: np.ndarray) -> np.ndarray:
@@ -46,8 +50,9 @@ def render(tmp_path, joints, skeleton=HUMANML3D, style=VIVID, name="clip.mp4", *
 
 def test_video_has_one_frame_per_motion_frame_at_the_skeleton_fps(tmp_path):
     joints = walking_motion(HUMANML3D, 14)
-    info = render_motion_video(joints, HUMANML3D, tmp_path / "walk.mp4", look=classic_look(AVATAR_STYLES[0]),
-                               resolution=RES)
+    info = render_motion_video(
+        joints, HUMANML3D, tmp_path / "walk.mp4", look=classic_look(AVATAR_STYLES[0]), resolution=RES
+    )
     meta = probe_video(info.path)
     assert (info.num_frames, info.width, info.height) == (14, RES, RES)
     assert (meta.num_frames, meta.width, meta.height) == (14, RES, RES)
@@ -56,8 +61,9 @@ def test_video_has_one_frame_per_motion_frame_at_the_skeleton_fps(tmp_path):
 
 
 def test_kit_video_runs_at_12_5_fps(tmp_path):
-    info = render_motion_video(walking_motion(KIT, 6), KIT, tmp_path / "kit.mp4", look=classic_look(VIVID),
-                               resolution=RES)
+    info = render_motion_video(
+        walking_motion(KIT, 6), KIT, tmp_path / "kit.mp4", look=classic_look(VIVID), resolution=RES
+    )
     meta = probe_video(info.path)
     assert meta.num_frames == 6 and meta.fps == pytest.approx(12.5, abs=0.01)
 
@@ -112,12 +118,15 @@ def test_kit_in_millimetres_looks_as_big_as_humanml3d_in_metres(tmp_path):
     assert heights[0] > 0.3 * RES
 
 
-@pytest.mark.parametrize("joints, problem", [
-    (np.full((5, 22, 3), np.nan), "NaN"),
-    (np.zeros((5, 21, 3)), "shape"),
-    (np.zeros((5, 22)), "shape"),
-    (np.zeros((0, 22, 3)), "zero frames"),
-])
+@pytest.mark.parametrize(
+    "joints, problem",
+    [
+        (np.full((5, 22, 3), np.nan), "NaN"),
+        (np.zeros((5, 21, 3)), "shape"),
+        (np.zeros((5, 22)), "shape"),
+        (np.zeros((0, 22, 3)), "zero frames"),
+    ],
+)
 def test_bad_joints_raise_and_write_nothing(tmp_path, joints, problem):
     with pytest.raises(ValueError, match=problem):
         render_motion_video(joints, HUMANML3D, tmp_path / "bad.mp4", look=classic_look(VIVID), resolution=RES)
@@ -157,8 +166,14 @@ def test_looks_and_styles_validate_their_colours():
 def test_keyframe_interval_is_honoured(tmp_path, interval, keyframes):
     import decord
 
-    info = render_motion_video(walking_motion(HUMANML3D, 12), HUMANML3D, tmp_path / "k.mp4",
-                               look=classic_look(VIVID), resolution=RES, keyframe_interval=interval)
+    info = render_motion_video(
+        walking_motion(HUMANML3D, 12),
+        HUMANML3D,
+        tmp_path / "k.mp4",
+        look=classic_look(VIVID),
+        resolution=RES,
+        keyframe_interval=interval,
+    )
     assert list(decord.VideoReader(info.path, num_threads=1).get_key_indices()) == keyframes
 
 

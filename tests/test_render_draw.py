@@ -39,19 +39,25 @@ def rotated(joints: np.ndarray, degrees: float, shift=(0.0, 0.0)) -> np.ndarray:
     """(T, J, 3) turned about the vertical axis through the origin, then moved along the ground."""
     a = np.deg2rad(degrees)
     x, z = joints[..., 0], joints[..., 2]
-    return np.stack([x * np.cos(a) + z * np.sin(a) + shift[0], joints[..., 1],
-                     -x * np.sin(a) + z * np.cos(a) + shift[1]], axis=-1)
+    return np.stack(
+        [x * np.cos(a) + z * np.sin(a) + shift[0], joints[..., 1], -x * np.sin(a) + z * np.cos(a) + shift[1]], axis=-1
+    )
 
 
 def test_same_seed_motion_and_view_give_the_same_look_and_the_same_bytes(tmp_path):
     settings = dataclasses.replace(RANDOM, noise_std=(2.0, 3.0), blur_sigma_px=(0.5, 0.8))
     assert draw_look(settings, "000042", 1) == draw_look(settings, "000042", 1)
     joints = walking_motion(HUMANML3D, 10)
-    paths = [render_motion_video(joints, HUMANML3D, tmp_path / f"{n}.mp4", look=draw_look(settings, "000042", 1),
-                                 resolution=RES).path for n in "ab"]
+    paths = [
+        render_motion_video(
+            joints, HUMANML3D, tmp_path / f"{n}.mp4", look=draw_look(settings, "000042", 1), resolution=RES
+        ).path
+        for n in "ab"
+    ]
     assert open(paths[0], "rb").read() == open(paths[1], "rb").read()
-    other = render_motion_video(joints, HUMANML3D, tmp_path / "c.mp4", look=draw_look(settings, "000042", 2),
-                                resolution=RES).path
+    other = render_motion_video(
+        joints, HUMANML3D, tmp_path / "c.mp4", look=draw_look(settings, "000042", 2), resolution=RES
+    ).path
     assert open(other, "rb").read() != open(paths[0], "rb").read()
 
 
@@ -93,18 +99,22 @@ def body_extent(joints, look, skeleton=HUMANML3D) -> tuple[float, float]:
     return float(rims.min()), float(rims.max())
 
 
-@pytest.mark.parametrize("changes", [
-    {"fov_deg": (10.0, 10.0), "body_fraction": (1.0, 1.0)},
-    {"fov_deg": (120.0, 120.0), "body_fraction": (1.0, 1.0), "elevation_deg": (0.0, 0.0)},
-    {"fov_deg": (20.0, 90.0), "body_fraction": (0.9, 1.0), "elevation_deg": (80.0, 80.0)},
-    {"fov_deg": (25.0, 65.0), "body_fraction": (0.1, 1.0), "elevation_deg": (0.0, 80.0)},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"fov_deg": (10.0, 10.0), "body_fraction": (1.0, 1.0)},
+        {"fov_deg": (120.0, 120.0), "body_fraction": (1.0, 1.0), "elevation_deg": (0.0, 0.0)},
+        {"fov_deg": (20.0, 90.0), "body_fraction": (0.9, 1.0), "elevation_deg": (80.0, 80.0)},
+        {"fov_deg": (25.0, 65.0), "body_fraction": (0.1, 1.0), "elevation_deg": (0.0, 80.0)},
+    ],
+)
 def test_the_body_stays_in_the_frame_at_the_extreme_ranges(changes):
     jump = generate_motion(0, 187).joints[:60]  # a clip whose raised hands left the first renderer's frame
     walk = walking_motion(HUMANML3D, 60, speed_mps=2.0, raise_right_arm=True)  # 6 m with the arm up
     for follow in (0.0, 1.0):
-        settings = dataclasses.replace(RANDOM, camera=dataclasses.replace(RANDOM.camera, follow_probability=follow,
-                                                                          **changes))
+        settings = dataclasses.replace(
+            RANDOM, camera=dataclasses.replace(RANDOM.camera, follow_probability=follow, **changes)
+        )
         for i in range(6):
             look = draw_look(settings, f"{i:06d}")
             for joints in (jump, walk):
@@ -114,8 +124,7 @@ def test_the_body_stays_in_the_frame_at_the_extreme_ranges(changes):
 
 def test_without_keep_in_view_a_close_camera_cuts_the_body():
     """The check above can fail: the drawn distance alone lets the raised hand leave the frame."""
-    camera = dataclasses.replace(RANDOM.camera, body_fraction=(1.0, 1.0), follow_probability=1.0,
-                                 keep_in_view=False)
+    camera = dataclasses.replace(RANDOM.camera, body_fraction=(1.0, 1.0), follow_probability=1.0, keep_in_view=False)
     look = draw_look(dataclasses.replace(RANDOM, camera=camera), "000001")
     low, high = body_extent(walking_motion(HUMANML3D, 20, raise_right_arm=True), look)
     assert low < 0 or high > RES
@@ -137,13 +146,19 @@ def test_every_backdrop_and_floor_kind_looks_different():
     joints = walking_motion(HUMANML3D, 2)
     base = draw_look(RANDOM, "000004")
     base = dataclasses.replace(  # the horizon in the picture, contrasting colours
-        base, camera=dataclasses.replace(base.camera, elevation_deg=8.0, fov_deg=50.0),
+        base,
+        camera=dataclasses.replace(base.camera, elevation_deg=8.0, fov_deg=50.0),
         backdrop=dataclasses.replace(base.backdrop, colour=(90, 140, 220), colour_alt=(240, 200, 40)),
-        floor=dataclasses.replace(base.floor, colour=(220, 220, 220), colour_alt=(60, 60, 60)))
-    skies = [frames_of(joints, dataclasses.replace(base, backdrop=dataclasses.replace(base.backdrop, kind=kind)))[0]
-             for kind in BACKDROP_KINDS]
-    floors = [frames_of(joints, dataclasses.replace(base, floor=dataclasses.replace(base.floor, kind=kind)))[0]
-              for kind in FLOOR_KINDS]
+        floor=dataclasses.replace(base.floor, colour=(220, 220, 220), colour_alt=(60, 60, 60)),
+    )
+    skies = [
+        frames_of(joints, dataclasses.replace(base, backdrop=dataclasses.replace(base.backdrop, kind=kind)))[0]
+        for kind in BACKDROP_KINDS
+    ]
+    floors = [
+        frames_of(joints, dataclasses.replace(base, floor=dataclasses.replace(base.floor, kind=kind)))[0]
+        for kind in FLOOR_KINDS
+    ]
     for pictures in (skies, floors):
         for i in range(len(pictures)):
             for j in range(i):
@@ -186,17 +201,20 @@ def test_every_range_key_refuses_a_bad_range_naming_the_key(key):
             load_config(CPU_DEMO, [f"{key}={bad}"])
 
 
-@pytest.mark.parametrize("override, message", [
-    ("render.camera.follow_probability=1.5", "render.camera.follow_probability: a probability"),
-    ("render.colours.avatar_style_probability=-0.1", "render.colours.avatar_style_probability: a probability"),
-    ("render.colours.stripe_probability=2", "render.colours.stripe_probability: a probability"),
-    ("render.background.kinds=[sky, clouds]", "render.background.kinds: unknown kind ['clouds']"),
-    ("render.background.kinds=[]", "render.background.kinds: at least one kind"),
-    ("render.ground.kinds=[plain, plain]", "render.ground.kinds: a kind is listed twice"),
-    ("render.ground.kinds=checker", "render.ground.kinds: expected a list"),
-    ("render.camera.keep_in_view=maybe", "render.camera.keep_in_view: expected bool"),
-    ("render.camera.fov=[30, 40]", "unknown key 'render.camera.fov'"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("render.camera.follow_probability=1.5", "render.camera.follow_probability: a probability"),
+        ("render.colours.avatar_style_probability=-0.1", "render.colours.avatar_style_probability: a probability"),
+        ("render.colours.stripe_probability=2", "render.colours.stripe_probability: a probability"),
+        ("render.background.kinds=[sky, clouds]", "render.background.kinds: unknown kind ['clouds']"),
+        ("render.background.kinds=[]", "render.background.kinds: at least one kind"),
+        ("render.ground.kinds=[plain, plain]", "render.ground.kinds: a kind is listed twice"),
+        ("render.ground.kinds=checker", "render.ground.kinds: expected a list"),
+        ("render.camera.keep_in_view=maybe", "render.camera.keep_in_view: expected bool"),
+        ("render.camera.fov=[30, 40]", "unknown key 'render.camera.fov'"),
+    ],
+)
 def test_bad_render_settings_are_refused_naming_the_key(override, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_config(CPU_DEMO, [override])
@@ -204,16 +222,33 @@ def test_bad_render_settings_are_refused_naming_the_key(override, message):
 
 def test_the_fingerprint_follows_every_pixel_setting_and_nothing_else():
     base = load_config(CPU_DEMO)
-    same = load_config(CPU_DEMO, ["render.camera.yaw_deg=[25.0, 25.0]", "prepare.render_cpus=0.5",
-                                  "data.prepared=/elsewhere", "train.epochs=3", "render.crf=[23, 23]"])
+    same = load_config(
+        CPU_DEMO,
+        [
+            "render.camera.yaw_deg=[25.0, 25.0]",
+            "prepare.render_cpus=0.5",
+            "data.prepared=/elsewhere",
+            "train.epochs=3",
+            "render.crf=[23, 23]",
+        ],
+    )
     assert same.render.fingerprint() == base.render.fingerprint()
     assert len(base.render.fingerprint()) == 10 and base.render.fingerprint() != RenderConfig().fingerprint()
-    changes = ["render.resolution=64", "render.keyframe_interval=2", "render.style_seed=1",
-               "render.camera.yaw_deg=[0, 360]", "render.camera.keep_in_view=true",
-               "render.body.head_scale=[1, 1.1]", "render.colours.skin.value=[0.2, 0.9]",
-               "render.background.kinds=[sky, room]", "render.ground.tile_m=[1, 2]",
-               "render.light.strength=[0.9, 1]", "render.blur_sigma_px=[0, 1]", "render.noise_std=[1, 1]",
-               "render.crf=[22, 23]"]
+    changes = [
+        "render.resolution=64",
+        "render.keyframe_interval=2",
+        "render.style_seed=1",
+        "render.camera.yaw_deg=[0, 360]",
+        "render.camera.keep_in_view=true",
+        "render.body.head_scale=[1, 1.1]",
+        "render.colours.skin.value=[0.2, 0.9]",
+        "render.background.kinds=[sky, room]",
+        "render.ground.tile_m=[1, 2]",
+        "render.light.strength=[0.9, 1]",
+        "render.blur_sigma_px=[0, 1]",
+        "render.noise_std=[1, 1]",
+        "render.crf=[22, 23]",
+    ]
     prints = {load_config(CPU_DEMO, [change]).render.fingerprint() for change in changes}
     assert len(prints) == len(changes) and base.render.fingerprint() not in prints
 

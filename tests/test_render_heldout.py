@@ -37,8 +37,11 @@ def _reachable(colour, hsv_range) -> bool:
 
 def _style_colours() -> set[tuple[int, int, int]]:
     """Every colour of the 13 avatar styles, which training draws with avatar_style_probability."""
-    return {c for s in AVATAR_STYLES for c in (s.body.skin, s.body.shirt, s.body.trousers, s.body.shoes, s.sky,
-                                               s.ground, s.ground_alt)}
+    return {
+        c
+        for s in AVATAR_STYLES
+        for c in (s.body.skin, s.body.shirt, s.body.trousers, s.body.shoes, s.sky, s.ground, s.ground_alt)
+    }
 
 
 @pytest.mark.parametrize("name", TRAINING)
@@ -65,8 +68,7 @@ def test_a_held_out_video_is_its_own_primitive_and_the_same_id_gives_the_same_by
     look = draw_held_out_look(HeldOutConfig(), "000042")
     assert isinstance(look, HeldOutLook) and look == draw_held_out_look(HeldOutConfig(), "000042")
     assert isinstance(prepare_scene(joints, HUMANML3D, look, 64), HeldOutScene)  # ellipsoids and a box, no floor
-    paths = [render_motion_video(joints, HUMANML3D, tmp_path / f"{n}.mp4", look=look, resolution=64).path
-             for n in "ab"]
+    paths = [render_motion_video(joints, HUMANML3D, tmp_path / f"{n}.mp4", look=look, resolution=64).path for n in "ab"]
     assert open(paths[0], "rb").read() == open(paths[1], "rb").read()
     other = draw_held_out_look(HeldOutConfig(seed=1), "000042")
     assert other != look and draw_held_out_look(HeldOutConfig(), "000043") != look
@@ -80,14 +82,17 @@ def test_a_held_out_video_is_its_own_primitive_and_the_same_id_gives_the_same_by
     assert saturation[body].min() > 0.9  # flat neon fill: no highlights, no white
 
 
-@pytest.mark.parametrize("override, key", [
-    ("render.camera.elevation_deg=[0, 50]", "render.camera.elevation_deg"),
-    ("render.camera.fov_deg=[15, 60]", "render.camera.fov_deg"),
-    ("render.body.limb_scale=[0.5, 1.2]", "render.body.limb_scale"),
-    ("render.colours.clothes.saturation=[0, 1]", "render.colours.clothes"),
-    ("render.colours.skin.saturation=[0.98, 1]", "render.colours.skin"),
-    ("render.colours.scene.value=[0.2, 0.9]", "render.colours.scene.value"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("render.camera.elevation_deg=[0, 50]", "render.camera.elevation_deg"),
+        ("render.camera.fov_deg=[15, 60]", "render.camera.fov_deg"),
+        ("render.body.limb_scale=[0.5, 1.2]", "render.body.limb_scale"),
+        ("render.colours.clothes.saturation=[0, 1]", "render.colours.clothes"),
+        ("render.colours.skin.saturation=[0.98, 1]", "render.colours.skin"),
+        ("render.colours.scene.value=[0.2, 0.9]", "render.colours.scene.value"),
+    ],
+)
 def test_training_ranges_that_reach_the_held_out_style_are_refused_naming_the_key(override, key):
     humanml3d = CPU_DEMO.with_name("humanml3d.yaml")
     changes = [override, "render.colours.clothes.value=[0.1, 1]"] if "saturation=[0, 1]" in override else [override]

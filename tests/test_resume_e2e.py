@@ -44,7 +44,9 @@ def _environment(ray_address: str) -> dict:
 
 def _processes() -> list[tuple[int, int, str]]:
     """(pid, parent pid, command line) of every process."""
-    listing = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        ["ps", "-ww", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, check=True
+    ).stdout
     rows = [line.split(None, 2) for line in listing.splitlines()]
     return [(int(row[0]), int(row[1]), row[2] if len(row) > 2 else "") for row in rows]
 
@@ -139,11 +141,13 @@ def test_a_killed_worker_restarts_and_a_killed_driver_resumes_into_the_same_run(
     assert (run_folder / "test_evaluation" / "results.json").is_file()
     record = json.loads((run_folder / "lavimo_run.json").read_text())
 
-    reached = _kill_the_driver_after_its_first_checkpoint(tmp_path, smoke_data, run_folder, env, raylet, before,
-                                                          steps_per_epoch)
+    reached = _kill_the_driver_after_its_first_checkpoint(
+        tmp_path, smoke_data, run_folder, env, raylet, before, steps_per_epoch
+    )
     final_epochs = reached + 1
-    _check_a_damaged_newest_checkpoint_is_passed_over(tmp_path, smoke_data, run_folder, env, steps_per_epoch,
-                                                      final_epochs)
+    _check_a_damaged_newest_checkpoint_is_passed_over(
+        tmp_path, smoke_data, run_folder, env, steps_per_epoch, final_epochs
+    )
     assert json.loads((run_folder / "lavimo_run.json").read_text()) == record
     assert sorted(p.name for p in runs.iterdir() if (p / "lavimo_run.json").is_file()) == [run_folder.name]
     _check_one_mlflow_run(record, final_epochs)
@@ -155,24 +159,30 @@ def _stop(job: subprocess.Popen) -> None:
         job.wait()
 
 
-def _kill_the_driver_after_its_first_checkpoint(tmp_path: Path, data: dict, run_folder: Path, env: dict, raylet: int,
-                                                before: set[int], steps_per_epoch: int) -> int:
+def _kill_the_driver_after_its_first_checkpoint(
+    tmp_path: Path, data: dict, run_folder: Path, env: dict, raylet: int, before: set[int], steps_per_epoch: int
+) -> int:
     """`--resume` of the finished run to DRIVER_KILLED_EPOCHS, its driver (jobs/train.py) killed by SIGKILL once the
     checkpoint of epoch EPOCHS + 1 is registered: Ray ends the job's workers (the test waits until they are gone, as
     a user would before resuming), the run folder keeps its checkpoints. Returns the newest registered one's epoch."""
     log = tmp_path / "resumed.log"
     with open(log, "w") as out:
-        job = subprocess.Popen(_command(tmp_path, data, "--resume", run_folder.name,
-                                        **{"train.epochs": DRIVER_KILLED_EPOCHS}),
-                               cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        job = subprocess.Popen(
+            _command(tmp_path, data, "--resume", run_folder.name, **{"train.epochs": DRIVER_KILLED_EPOCHS}),
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         _wait_for_checkpoint(job, run_folder.parent, log, epoch=EPOCHS + 1)
         os.kill(job.pid, signal.SIGKILL)
         assert job.wait(timeout=60) == -signal.SIGKILL
     finally:
         _stop(job)
-    assert [(int(e), int(s)) for e, s in RESUMED_LOG.findall(log.read_text())] == \
-        [(EPOCHS, EPOCHS * steps_per_epoch)], log.read_text()[-5000:]
+    assert [(int(e), int(s)) for e, s in RESUMED_LOG.findall(log.read_text())] == [
+        (EPOCHS, EPOCHS * steps_per_epoch)
+    ], log.read_text()[-5000:]
     deadline = time.monotonic() + 120
     while _train_workers(raylet) - before:
         assert time.monotonic() < deadline, "the killed driver's Ray Train workers still run after 120 s"
@@ -182,8 +192,9 @@ def _kill_the_driver_after_its_first_checkpoint(tmp_path: Path, data: dict, run_
     return reached
 
 
-def _check_a_damaged_newest_checkpoint_is_passed_over(tmp_path: Path, data: dict, run_folder: Path, env: dict,
-                                                     steps_per_epoch: int, final_epochs: int) -> None:
+def _check_a_damaged_newest_checkpoint_is_passed_over(
+    tmp_path: Path, data: dict, run_folder: Path, env: dict, steps_per_epoch: int, final_epochs: int
+) -> None:
     """The newest checkpoint's weights cut in half, as a kill during a copy leaves them: jobs/evaluate.py and
     `--resume` warn, name it and use the newest whole one before it (tests/test_checkpoint.py damages it in the
     other ways, through the same function); that last `--resume` finishes the run."""
@@ -191,8 +202,14 @@ def _check_a_damaged_newest_checkpoint_is_passed_over(tmp_path: Path, data: dict
     weights = newest / "model.safetensors"
     os.truncate(weights, weights.stat().st_size // 2)
     skipped = f"skipping checkpoint {newest}: {weights}: truncated"
-    evaluated = subprocess.run([sys.executable, str(REPO / "jobs" / "evaluate.py"), "--checkpoint", str(newest)],
-                               cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    evaluated = subprocess.run(
+        [sys.executable, str(REPO / "jobs" / "evaluate.py"), "--checkpoint", str(newest)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     text = evaluated.stdout + evaluated.stderr
     assert evaluated.returncode == 0 and skipped in text, text[-5000:]
     assert f"using the previous whole checkpoint {previous} instead of {newest}" in text, text[-5000:]
@@ -200,12 +217,19 @@ def _check_a_damaged_newest_checkpoint_is_passed_over(tmp_path: Path, data: dict
     assert not (run_folder / "evaluation" / f"{newest.name}-test").exists()
 
     previous_epoch = _epoch(previous)  # Ray Train may delete it now
-    again = subprocess.run(_command(tmp_path, data, "--resume", run_folder.name, **{"train.epochs": final_epochs}),
-                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    again = subprocess.run(
+        _command(tmp_path, data, "--resume", run_folder.name, **{"train.epochs": final_epochs}),
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     text = again.stdout + again.stderr
     assert again.returncode == 0 and skipped in text, text[-5000:]
-    assert [(int(e), int(s)) for e, s in RESUMED_LOG.findall(text)] == \
-        [(previous_epoch, previous_epoch * steps_per_epoch)], text[-5000:]
+    assert [(int(e), int(s)) for e, s in RESUMED_LOG.findall(text)] == [
+        (previous_epoch, previous_epoch * steps_per_epoch)
+    ], text[-5000:]
     progress, state = _last_state(run_folder)
     assert progress["epoch"] == final_epochs and state["step"] == final_epochs * steps_per_epoch
 

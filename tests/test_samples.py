@@ -11,11 +11,23 @@ import pytest
 
 from lavimo.data.augment import AugmentRanges, augment_clip, draw_params
 from lavimo.data.manifest import read_manifest, write_manifest
-from lavimo.data.samples import (SampleBuilder, StreamSettings, manifest_batch, sample_index, stream_table,
-                                 unmirrored_count)
+from lavimo.data.samples import (
+    SampleBuilder,
+    StreamSettings,
+    manifest_batch,
+    sample_index,
+    stream_table,
+    unmirrored_count,
+)
 from lavimo.data.video import decode_frames, uniform_frame_indices
-from tests.samples_data import (EMBEDDING_DIM, SIZE, VIEW_STEP, read_frame_indices, write_mirrored_prepared,
-                                write_prepared)
+from tests.samples_data import (
+    EMBEDDING_DIM,
+    SIZE,
+    VIEW_STEP,
+    read_frame_indices,
+    write_mirrored_prepared,
+    write_prepared,
+)
 
 D = 263
 SETTINGS = StreamSettings(max_motion_frames=40, num_video_frames=4, frame_size=SIZE, max_tokens=16)
@@ -35,8 +47,15 @@ def builders(prepared):
     _, info = prepared
 
     def make(training, settings=SETTINGS, video=True):
-        return SampleBuilder((info.mean_path, info.std_path), "", settings, training=training, with_video=video,
-                             embedding_dim=info.embedding_dim)
+        return SampleBuilder(
+            (info.mean_path, info.std_path),
+            "",
+            settings,
+            training=training,
+            with_video=video,
+            embedding_dim=info.embedding_dim,
+        )
+
     return make
 
 
@@ -51,9 +70,16 @@ def _normalised(row, info):
 def test_columns_have_fixed_shapes_and_dtypes(prepared, builders):
     table, _ = prepared
     out = builders(False)(manifest_batch(table))
-    expected = {"motion": ((40, D), np.float32), "motion_length": ((), np.int64), "input_ids": ((16,), np.int64),
-                "attention_mask": ((16,), np.bool_), "frames": ((4, SIZE, SIZE, 3), np.uint8),
-                "sentence_embedding": ((EMBEDDING_DIM,), np.float32), "index": ((), np.int64), "valid": ((), np.bool_)}
+    expected = {
+        "motion": ((40, D), np.float32),
+        "motion_length": ((), np.int64),
+        "input_ids": ((16,), np.int64),
+        "attention_mask": ((16,), np.bool_),
+        "frames": ((4, SIZE, SIZE, 3), np.uint8),
+        "sentence_embedding": ((EMBEDDING_DIM,), np.float32),
+        "index": ((), np.int64),
+        "valid": ((), np.bool_),
+    }
     assert set(out) == set(expected)
     for name, (shape, dtype) in expected.items():
         assert out[name].shape == (3, *shape) and out[name].dtype == dtype, name
@@ -71,7 +97,7 @@ def test_evaluation_takes_the_first_caption_window_normalised(prepared, builders
     assert not out["motion"][0, 40:].any() and out["motion_length"][0] == 40  # m0: whole clip (60) cut to 40
     np.testing.assert_allclose(out["sentence_embedding"][1], m1["caption_embeddings"][0], rtol=1e-6)
     tokens = builders(False).tokenizer(m1["captions"][0])["input_ids"]
-    assert out["input_ids"][1, :len(tokens)].tolist() == tokens and out["attention_mask"][1].sum() == len(tokens)
+    assert out["input_ids"][1, : len(tokens)].tolist() == tokens and out["attention_mask"][1].sum() == len(tokens)
     assert read_frame_indices(out["frames"][1]) == uniform_frame_indices(10, 50, 4).tolist()
 
 
@@ -93,11 +119,14 @@ def test_max_motion_frames_crop_and_its_video_window(prepared, builders):
     training, offsets = builders(True, short), set()
     for _ in range(12):
         out = training(manifest_batch(table.slice(1, 1)))
-        starts = [o for o in range(len(m1) - 15) if np.allclose(m1[o:o + 16], out["motion"][0], atol=1e-5)]
+        starts = [o for o in range(len(m1) - 15) if np.allclose(m1[o : o + 16], out["motion"][0], atol=1e-5)]
         assert starts, "the crop is not 16 consecutive feature rows"
         first = starts[0]
-        window = (10, 50) if np.allclose(out["sentence_embedding"][0], _row(table, "m1")["caption_embeddings"][0]) \
+        window = (
+            (10, 50)
+            if np.allclose(out["sentence_embedding"][0], _row(table, "m1")["caption_embeddings"][0])
             else (20, 40)
+        )
         assert window[0] <= first <= window[1] - 16
         assert all(first <= i < first + 16 for i in read_frame_indices(out["frames"][0]))
         offsets.add(first)
@@ -120,8 +149,7 @@ def test_augmentation_changes_pixels_keeps_shapes_and_is_off_in_evaluation(prepa
     table, _ = prepared
     m2 = manifest_batch(table.slice(2, 1))  # one caption, window shorter than the crop: only the video can vary
     plain = builders(False)(m2)["frames"]
-    assert np.array_equal(builders(True, dataclasses.replace(SETTINGS, augment=False))(m2)["frames"],
-                          plain)
+    assert np.array_equal(builders(True, dataclasses.replace(SETTINGS, augment=False))(m2)["frames"], plain)
     augmented = [builders(True)(m2)["frames"] for _ in range(4)]
     assert all(a.shape == plain.shape and a.dtype == np.uint8 for a in augmented)
     assert all(not np.array_equal(a, plain) for a in augmented)
@@ -154,8 +182,14 @@ def test_a_flipped_sample_is_the_mirrored_motion_and_caption_with_the_video_flip
     assert _row(table, "000001")["mirror_id"] == "M000001" and _row(table, "M000001")["mirror_id"] == "000001"
     assert _row(table, "000002")["mirror_id"] == "" and unmirrored_count(table) == 1
     settings = dataclasses.replace(SETTINGS, max_motion_frames=60, augment=False, flip_probability=1.0)
-    build = functools.partial(SampleBuilder, stats=(info.mean_path, info.std_path), tokenizer="", settings=settings,
-                              with_video=True, embedding_dim=info.embedding_dim)
+    build = functools.partial(
+        SampleBuilder,
+        stats=(info.mean_path, info.std_path),
+        tokenizer="",
+        settings=settings,
+        with_video=True,
+        embedding_dim=info.embedding_dim,
+    )
     plain, flipped = build(training=False)(manifest_batch(table)), build(training=True)(manifest_batch(table))
     ids = table["id"].to_pylist()
     x, mirror, lonely = ids.index("000001"), ids.index("M000001"), ids.index("000002")
@@ -192,8 +226,14 @@ def test_training_picks_a_view_per_sample_anew_every_epoch_and_the_seed_fixes_th
     settings = dataclasses.replace(SETTINGS, augment=False, flip_probability=0.0)
 
     def epochs(seed, count=2, training=True):
-        build = SampleBuilder((info.mean_path, info.std_path), "", dataclasses.replace(settings, seed=seed),
-                              training=training, with_video=True, embedding_dim=info.embedding_dim)
+        build = SampleBuilder(
+            (info.mean_path, info.std_path),
+            "",
+            dataclasses.replace(settings, seed=seed),
+            training=training,
+            with_video=True,
+            embedding_dim=info.embedding_dim,
+        )
         return [_views_picked(build(copies)) for _ in range(count)]
 
     first, second = epochs(seed=0)
@@ -208,8 +248,9 @@ def test_a_flipped_sample_takes_one_of_its_own_views_flipped_with_the_mirrors_mo
     table, info = two_views
     x = table.filter(pc.equal(table["id"], "000001"))
     settings = dataclasses.replace(SETTINGS, max_motion_frames=60, augment=False, flip_probability=1.0)
-    build = SampleBuilder((info.mean_path, info.std_path), "", settings, training=True, with_video=True,
-                          embedding_dim=info.embedding_dim)
+    build = SampleBuilder(
+        (info.mean_path, info.std_path), "", settings, training=True, with_video=True, embedding_dim=info.embedding_dim
+    )
     draws = [build(manifest_batch(x)) for _ in range(12)]
     assert all(draw["index"][0] == sample_index("M000001") for draw in draws)  # the mirror's motion and caption
     views = [_views_picked({"frames": draw["frames"][:, :, :, ::-1]})[0] for draw in draws]  # unflipped

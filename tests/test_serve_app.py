@@ -5,12 +5,15 @@ import pytest
 from lavimo.serve.app import build_app, deployment_options
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    ({}, "checkpoint: the checkpoint folder to serve is required"),
-    ({"checkpoint": "runs/a/checkpoint_1", "replicas": 2}, "unknown application arguments: replicas"),
-    ({"checkpoint": "runs/a/checkpoint_1", "num_replicas": 0}, "num_replicas must be >= 1"),
-    ({"checkpoint": "runs/a/checkpoint_1", "num_replicas": 3, "max_replicas": 2}, "max_replicas >= num_replicas"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({}, "checkpoint: the checkpoint folder to serve is required"),
+        ({"checkpoint": "runs/a/checkpoint_1", "replicas": 2}, "unknown application arguments: replicas"),
+        ({"checkpoint": "runs/a/checkpoint_1", "num_replicas": 0}, "num_replicas must be >= 1"),
+        ({"checkpoint": "runs/a/checkpoint_1", "num_replicas": 3, "max_replicas": 2}, "max_replicas >= num_replicas"),
+    ],
+)
 def test_bad_application_arguments_are_named(args, message):
     with pytest.raises(ValueError, match=message):
         build_app(args)

@@ -51,7 +51,8 @@ def test_only_temporaries_older_than_the_cut_are_removed_at_any_depth(tmp_path):
     os.utime(folder / "M3_v0.mp4", (1_000, 1_000))
     assert storage.remove_leftover_temporaries(str(tmp_path), modified_before=time.time() - 60) == [dead]
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [os.path.basename(live), "M3_v0.mp4", ".M4_v0.mp4.tmp-not-ours"])
+        [os.path.basename(live), "M3_v0.mp4", ".M4_v0.mp4.tmp-not-ours"]
+    )
     assert storage.remove_leftover_temporaries(str(tmp_path / "missing"), time.time()) == []
 
 

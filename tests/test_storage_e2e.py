@@ -27,8 +27,9 @@ def small_store(tmp_path):
     """A tmpfs of STORE_BYTES at tmp_path/store, unmounted afterwards."""
     store = tmp_path / "store"
     store.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={STORE_BYTES}", "tmpfs", str(store)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={STORE_BYTES}", "tmpfs", str(store)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
     try:
@@ -37,14 +38,27 @@ def small_store(tmp_path):
         subprocess.run(["umount", "-l", str(store)], check=False)
 
 
-def test_a_store_that_fills_up_stops_the_run_at_once_naming_it(tmp_path, ray_head, mlflow_server, small_store,
-                                                               smoke_data):
+def test_a_store_that_fills_up_stops_the_run_at_once_naming_it(
+    tmp_path, ray_head, mlflow_server, small_store, smoke_data
+):
     runs = small_store / "runs"
-    settings = {**TINY, **smoke_data, "train.storage_path": str(runs), "train.epochs": 3, "train.checkpoint_every": 1,
-                "train.max_failures": 2}
+    settings = {
+        **TINY,
+        **smoke_data,
+        "train.storage_path": str(runs),
+        "train.epochs": 3,
+        "train.checkpoint_every": 1,
+        "train.max_failures": 2,
+    }
     environment = dict(os.environ, RAY_ADDRESS=ray_head.address, MLFLOW_TRACKING_URI=mlflow_server)
-    done = subprocess.run(smoke_command("train.py", tmp_path, settings), cwd=REPO, env=environment,
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        smoke_command("train.py", tmp_path, settings),
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     text = done.stdout + done.stderr
     (run_folder,) = {path.parent for path in runs.glob("*/lavimo_run.json")}
     assert done.returncode != 0, text[-5000:]

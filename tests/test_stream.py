@@ -10,9 +10,16 @@ from lavimo.data.samples import StreamSettings, sample_index
 from tests.samples_data import SIZE, write_prepared
 
 SETTINGS = StreamSettings(max_motion_frames=32, num_video_frames=4, frame_size=SIZE, max_tokens=16)
-DTYPES = {"motion": torch.float32, "motion_length": torch.int64, "input_ids": torch.int64,
-          "attention_mask": torch.bool, "frames": torch.uint8, "sentence_embedding": torch.float32,
-          "index": torch.int64, "valid": torch.bool}
+DTYPES = {
+    "motion": torch.float32,
+    "motion_length": torch.int64,
+    "input_ids": torch.int64,
+    "attention_mask": torch.bool,
+    "frames": torch.uint8,
+    "sentence_embedding": torch.float32,
+    "index": torch.int64,
+    "valid": torch.bool,
+}
 
 
 @pytest.fixture(scope="module")
@@ -22,16 +29,24 @@ def manifest(tmp_path_factory):
     path, info = write_prepared(root)
     rows = read_manifest(str(path))[0].to_pylist()
     (root / "corrupt.mp4").write_bytes(b"not a video")
-    copies = [dict(rows[1], id="copy1"), dict(rows[2], id="copy2"),
-              dict(rows[0], id="bad_video", video_paths=[str(root / "corrupt.mp4")]),
-              dict(rows[1], id="bad_motion", feature_path=str(root / "missing.npy"))]
+    copies = [
+        dict(rows[1], id="copy1"),
+        dict(rows[2], id="copy2"),
+        dict(rows[0], id="bad_video", video_paths=[str(root / "corrupt.mp4")]),
+        dict(rows[1], id="bad_motion", feature_path=str(root / "missing.npy")),
+    ]
     write_manifest(rows + copies, info, str(path))
     return str(path), info, {sample_index("bad_video"), sample_index("bad_motion")}
 
 
 def _kwargs(info):
-    return {"stats": (info.mean_path, info.std_path), "tokenizer": "", "settings": SETTINGS, "with_video": True,
-            "embedding_dim": info.embedding_dim}
+    return {
+        "stats": (info.mean_path, info.std_path),
+        "tokenizer": "",
+        "settings": SETTINGS,
+        "with_video": True,
+        "embedding_dim": info.embedding_dim,
+    }
 
 
 @pytest.mark.e2e
@@ -68,10 +83,15 @@ def _epochs(location, info, seed, epochs=2, batch=4):
     from lavimo.train.trainer import _data_config
 
     dataset = sample_stream(location, _kwargs(info), training=True, decode_tasks=2, cpus_per_task=0.25, seed=seed)
-    (shard,) = [split["train"] for split in _data_config().configure({"train": dataset}, world_size=1,
-                                                                      worker_handles=None, worker_node_ids=None)]
-    return [[b["index"].tolist() for b in torch_batches(shard, batch, device="cpu", training=True)]
-            for _ in range(epochs)]
+    (shard,) = [
+        split["train"]
+        for split in _data_config().configure(
+            {"train": dataset}, world_size=1, worker_handles=None, worker_node_ids=None
+        )
+    ]
+    return [
+        [b["index"].tolist() for b in torch_batches(shard, batch, device="cpu", training=True)] for _ in range(epochs)
+    ]
 
 
 @pytest.mark.e2e

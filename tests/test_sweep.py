@@ -18,8 +18,13 @@ METRIC = "val/t2m/R3"
 
 
 def _write_sweep(tmp_path, **changes) -> Path:
-    spec = {"name": "t", "base": str(REPO / "ray_configs" / "cpu_demo.yaml"), "overrides": {"train.epochs": 4},
-            "search_space": {"train.epsilon": {"uniform": [0.6, 0.9]}}, **changes}
+    spec = {
+        "name": "t",
+        "base": str(REPO / "ray_configs" / "cpu_demo.yaml"),
+        "overrides": {"train.epochs": 4},
+        "search_space": {"train.epsilon": {"uniform": [0.6, 0.9]}},
+        **changes,
+    }
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
@@ -28,8 +33,11 @@ def _write_sweep(tmp_path, **changes) -> Path:
 def test_the_shipped_cpu_sweep_parses_into_dimensions_and_a_base_config():
     sweep = load_sweep(REPO / "ray_configs" / "tune_cpu_demo.yaml")
     assert [(d.key, d.kind, d.values) for d in sweep.dimensions] == [
-        ("train.epsilon", "uniform", (0.8, 0.975)), ("train.lambda_recon", "loguniform", (0.01, 1.0)),
-        ("model.temperature_init", "loguniform", (0.03, 0.2)), ("model.learnable_temperature", "choice", (True, False))]
+        ("train.epsilon", "uniform", (0.8, 0.975)),
+        ("train.lambda_recon", "loguniform", (0.01, 1.0)),
+        ("model.temperature_init", "loguniform", (0.03, 0.2)),
+        ("model.learnable_temperature", "choice", (True, False)),
+    ]
     base = sweep.base
     assert base.train.epochs == 8 and base.train.checkpoint_every == 2  # the sweep's overrides
     assert base.train.checkpoint_metric == "val/v2m/R1" and base.train.experiment == "lavimo-tune-cpu-demo"
@@ -39,8 +47,12 @@ def test_the_shipped_cpu_sweep_parses_into_dimensions_and_a_base_config():
 
 
 def test_domains_sample_inside_their_bounds(tmp_path):
-    space = {"train.epsilon": {"uniform": [0.6, 0.9]}, "train.lambda_recon": {"loguniform": [0.01, 1.0]},
-             "model.learnable_temperature": {"choice": [True, False]}, "train.learning_rate": {"grid": [1e-3, 1e-4]}}
+    space = {
+        "train.epsilon": {"uniform": [0.6, 0.9]},
+        "train.lambda_recon": {"loguniform": [0.01, 1.0]},
+        "model.learnable_temperature": {"choice": [True, False]},
+        "train.learning_rate": {"grid": [1e-3, 1e-4]},
+    }
     domains = {d.key: d.domain() for d in load_sweep(_write_sweep(tmp_path, search_space=space)).dimensions}
     for _ in range(20):
         assert 0.6 <= domains["train.epsilon"].sample() <= 0.9
@@ -49,26 +61,39 @@ def test_domains_sample_inside_their_bounds(tmp_path):
     assert domains["train.learning_rate"] == {"grid_search": [1e-3, 1e-4]}
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"search_space": {"train.nope": {"choice": [1, 2]}}}, "search_space.train.nope: 'train.nope' is not a key"),
-    ({"search_space": {"train.epsilon": {"normal": [0.5, 0.1]}}}, "search_space.train.epsilon: expected one of"),
-    ({"search_space": {"train.epsilon": {"uniform": [0.9, 0.6]}}},
-     r"search_space.train.epsilon.uniform: expected \[low, high\] with low < high"),
-    ({"search_space": {"train.epsilon": {"uniform": [-0.5, 0.5]}}}, "train.epsilon: must be in"),
-    ({"search_space": {"train.epochs": {"uniform": [2, 8]}}}, "search_space.train.epochs: train.epochs: expected int"),
-    ({"search_space": {"train.lambda_recon": {"loguniform": [0, 1]}}},
-     r"search_space.train.lambda_recon.loguniform: expected \[low, high\] with 0 < low"),
-    ({"search_space": {"train.epsilon": {"choice": []}}}, "search_space.train.epsilon.choice: expected a non-empty"),
-    ({"search_space": {}}, "search_space: name at least one key"),
-    ({"search": "grid"}, "search_space.train.epsilon: search 'grid' needs 'grid: \\[...\\]' for every key"),
-    ({"search": "bayes"}, "search: expected one of"),
-    ({"serach": "random"}, "unknown key 'serach'"),
-    ({"overrides": {"train.epoch": 3}}, "overrides: 'train.epoch' is not a key of the training config"),
-    ({"metric": "val/t2m/MedR"}, "metric: 'val/t2m/MedR' is not a validation recall"),
-    ({"asha": {"grace_period": 5}}, r"asha.grace_period: must be in \[1, train.epochs = 4\]"),
-    ({"trial_driver_resources": {"CPU": 0}}, "trial_driver_resources: Ray resources >= 0, at least one above 0"),
-    ({"base": "missing.yaml"}, "missing.yaml: cannot read config"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"search_space": {"train.nope": {"choice": [1, 2]}}}, "search_space.train.nope: 'train.nope' is not a key"),
+        ({"search_space": {"train.epsilon": {"normal": [0.5, 0.1]}}}, "search_space.train.epsilon: expected one of"),
+        (
+            {"search_space": {"train.epsilon": {"uniform": [0.9, 0.6]}}},
+            r"search_space.train.epsilon.uniform: expected \[low, high\] with low < high",
+        ),
+        ({"search_space": {"train.epsilon": {"uniform": [-0.5, 0.5]}}}, "train.epsilon: must be in"),
+        (
+            {"search_space": {"train.epochs": {"uniform": [2, 8]}}},
+            "search_space.train.epochs: train.epochs: expected int",
+        ),
+        (
+            {"search_space": {"train.lambda_recon": {"loguniform": [0, 1]}}},
+            r"search_space.train.lambda_recon.loguniform: expected \[low, high\] with 0 < low",
+        ),
+        (
+            {"search_space": {"train.epsilon": {"choice": []}}},
+            "search_space.train.epsilon.choice: expected a non-empty",
+        ),
+        ({"search_space": {}}, "search_space: name at least one key"),
+        ({"search": "grid"}, "search_space.train.epsilon: search 'grid' needs 'grid: \\[...\\]' for every key"),
+        ({"search": "bayes"}, "search: expected one of"),
+        ({"serach": "random"}, "unknown key 'serach'"),
+        ({"overrides": {"train.epoch": 3}}, "overrides: 'train.epoch' is not a key of the training config"),
+        ({"metric": "val/t2m/MedR"}, "metric: 'val/t2m/MedR' is not a validation recall"),
+        ({"asha": {"grace_period": 5}}, r"asha.grace_period: must be in \[1, train.epochs = 4\]"),
+        ({"trial_driver_resources": {"CPU": 0}}, "trial_driver_resources: Ray resources >= 0, at least one above 0"),
+        ({"base": "missing.yaml"}, "missing.yaml: cannot read config"),
+    ],
+)
 def test_bad_sweeps_are_refused_naming_the_key(tmp_path, changes, message):
     with pytest.raises(ConfigError, match=message):
         load_sweep(_write_sweep(tmp_path, **changes))
@@ -96,8 +121,9 @@ def test_set_changes_the_base_config_and_is_checked(tmp_path):
 
 def test_a_trials_values_replace_only_their_keys():
     base = load_config(REPO / "ray_configs" / "cpu_demo.yaml")
-    trial = apply_values(base, {"train.epsilon": 0.71, "model.learnable_temperature": False,
-                                "model.temperature_init": 0.05})
+    trial = apply_values(
+        base, {"train.epsilon": 0.71, "model.learnable_temperature": False, "model.temperature_init": 0.05}
+    )
     assert (trial.train.epsilon, trial.model.learnable_temperature, trial.model.temperature_init) == (0.71, False, 0.05)
     assert trial.train.lambda_recon == base.train.lambda_recon and trial.model.motion == base.model.motion
     assert base.train.epsilon == 0.9  # the base is not changed
@@ -134,8 +160,10 @@ def test_the_error_line_is_the_exception_after_the_traceback():
 def _rows(metric_by_epoch: dict[int, float], checkpoints: dict[int, Path] | None = None) -> list[dict]:
     """Reported results as Tune's DataFrame gives them: NaN where an epoch saved no checkpoint."""
     saved = checkpoints or {}
-    return [{"epoch": epoch, METRIC: value, "checkpoint_path": str(saved[epoch]) if epoch in saved else float("nan")}
-            for epoch, value in metric_by_epoch.items()]
+    return [
+        {"epoch": epoch, METRIC: value, "checkpoint_path": str(saved[epoch]) if epoch in saved else float("nan")}
+        for epoch, value in metric_by_epoch.items()
+    ]
 
 
 @pytest.fixture
@@ -144,14 +172,27 @@ def trials(tmp_path):
     kept = {epoch: tmp_path / f"a{epoch}" for epoch in (1, 2, 3)}
     for epoch in (1, 3):
         kept[epoch].mkdir()
-    completed = summarise_trial("a", {"train.epsilon": 0.7, "model.learnable_temperature": True},
-                                _rows({1: 20.0, 2: 45.0, 3: 40.0}, kept), METRIC, 3, mlflow_run_id="run-a")
-    stopped = summarise_trial("b", {"train.epsilon": 0.9, "model.learnable_temperature": False},
-                              _rows({1: 10.0}), METRIC, 3)
+    completed = summarise_trial(
+        "a",
+        {"train.epsilon": 0.7, "model.learnable_temperature": True},
+        _rows({1: 20.0, 2: 45.0, 3: 40.0}, kept),
+        METRIC,
+        3,
+        mlflow_run_id="run-a",
+    )
+    stopped = summarise_trial(
+        "b", {"train.epsilon": 0.9, "model.learnable_temperature": False}, _rows({1: 10.0}), METRIC, 3
+    )
     history = _rows({1: 30.0, 2: 35.0}) + _rows({2: 36.0, 3: 50.0})  # epoch 2 again after a restart
     restarted = summarise_trial("c", {"train.epsilon": 0.8, "model.learnable_temperature": True}, history, METRIC, 3)
-    failed = summarise_trial("d", {"train.epsilon": 0.65, "model.learnable_temperature": False}, [], METRIC, 3,
-                             error="ValueError: loss became nan")
+    failed = summarise_trial(
+        "d",
+        {"train.epsilon": 0.65, "model.learnable_temperature": False},
+        [],
+        METRIC,
+        3,
+        error="ValueError: loss became nan",
+    )
     return [completed, stopped, restarted, failed], kept
 
 
@@ -172,15 +213,18 @@ def test_trial_summaries_from_reported_results(trials):
 def test_the_table_lists_every_trial_best_first(trials):
     keys = ["train.epsilon", "model.learnable_temperature"]
     rows = list(csv.reader(io.StringIO(sweep_report.csv_table(trials[0], keys, METRIC))))
-    assert rows[0] == ["trial", *keys, f"best {METRIC}", f"final {METRIC}", "epochs", "status", "checkpoint",
-                       "error"]
-    assert rows[1:] == [["c", "0.8", "True", "50", "50", "3", "completed", "", ""],
-                        ["a", "0.7", "True", "45", "40", "3", "completed", str(trials[1][3]), ""],
-                        ["b", "0.9", "False", "10", "10", "1", "stopped early", "", ""],
-                        ["d", "0.65", "False", "", "", "0", "error", "", "ValueError: loss became nan"]]
+    assert rows[0] == ["trial", *keys, f"best {METRIC}", f"final {METRIC}", "epochs", "status", "checkpoint", "error"]
+    assert rows[1:] == [
+        ["c", "0.8", "True", "50", "50", "3", "completed", "", ""],
+        ["a", "0.7", "True", "45", "40", "3", "completed", str(trials[1][3]), ""],
+        ["b", "0.9", "False", "10", "10", "1", "stopped early", "", ""],
+        ["d", "0.65", "False", "", "", "0", "error", "", "ValueError: loss became nan"],
+    ]
     markdown = sweep_report.markdown_table(trials[0], keys, METRIC).splitlines()
-    assert markdown[0] == f"| trial | train.epsilon | model.learnable_temperature | best {METRIC} | final {METRIC} " \
-                          "| epochs | status | checkpoint | error |"
+    assert (
+        markdown[0] == f"| trial | train.epsilon | model.learnable_temperature | best {METRIC} | final {METRIC} "
+        "| epochs | status | checkpoint | error |"
+    )
     assert markdown[2] == "| c | 0.8 | True | 50 | 50 | 3 | completed | - | - |"
     assert markdown[-1] == "| d | 0.65 | False | - | - | 0 | error | - | ValueError: loss became nan |"
 
@@ -188,9 +232,16 @@ def test_the_table_lists_every_trial_best_first(trials):
 def test_best_trial_json_points_at_its_checkpoint(trials):
     completed = trials[0][0]
     best = json.loads(sweep_report.best_trial_json(completed, METRIC))
-    assert best == {"trial_id": "a", "metric": METRIC, "value": 45.0, "checkpoint": str(trials[1][3]),
-                    "params": {"train.epsilon": 0.7, "model.learnable_temperature": True}, "epochs": 3,
-                    "status": "completed", "mlflow_run_id": "run-a"}
+    assert best == {
+        "trial_id": "a",
+        "metric": METRIC,
+        "value": 45.0,
+        "checkpoint": str(trials[1][3]),
+        "params": {"train.epsilon": 0.7, "model.learnable_temperature": True},
+        "epochs": 3,
+        "status": "completed",
+        "mlflow_run_id": "run-a",
+    }
 
 
 def test_the_metric_against_each_swept_value(trials):
@@ -209,24 +260,30 @@ def test_learning_curves_one_line_per_trial(trials):
     figure = sweep_report.learning_curves_figure(trials[0], METRIC)
     (axes,) = figure.axes
     lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in axes.lines}
-    assert lines == {"a (completed)": ([1, 2, 3], [20.0, 45.0, 40.0]), "b (stopped early)": ([1], [10.0]),
-                     "c (completed)": ([1, 2, 3], [30.0, 36.0, 50.0])}
+    assert lines == {
+        "a (completed)": ([1, 2, 3], [20.0, 45.0, 40.0]),
+        "b (stopped early)": ([1], [10.0]),
+        "c (completed)": ([1, 2, 3], [30.0, 36.0, 50.0]),
+    }
     assert axes.get_xlabel() == "epoch" and axes.get_ylabel() == METRIC
 
 
 def test_report_files(trials):
     files = sweep_report.report_files(trials[0], ["train.epsilon"], set(), METRIC)
-    assert set(files) == {"trials.csv", "trials.md", "metric_vs_params.png", "learning_curves.png",
-                          "best_trial.json"}
-    assert all(files[name].startswith(b"\x89PNG\r\n\x1a\n") for name in ("metric_vs_params.png",
-                                                                        "learning_curves.png"))
+    assert set(files) == {"trials.csv", "trials.md", "metric_vs_params.png", "learning_curves.png", "best_trial.json"}
+    assert all(files[name].startswith(b"\x89PNG\r\n\x1a\n") for name in ("metric_vs_params.png", "learning_curves.png"))
     assert json.loads(files["best_trial.json"])["trial_id"] == "c"
     assert "best_trial.json" not in sweep_report.report_files(trials[0][3:], ["train.epsilon"], set(), METRIC)
 
 
-@pytest.mark.parametrize("search, space", [("random", {"train.epsilon": {"uniform": [0.6, 0.9]}}),
-                                           ("grid", {"train.epsilon": {"grid": [0.6, 0.9]}}),
-                                           ("optuna", {"train.epsilon": {"uniform": [0.6, 0.9]}})])
+@pytest.mark.parametrize(
+    "search, space",
+    [
+        ("random", {"train.epsilon": {"uniform": [0.6, 0.9]}}),
+        ("grid", {"train.epsilon": {"grid": [0.6, 0.9]}}),
+        ("optuna", {"train.epsilon": {"uniform": [0.6, 0.9]}}),
+    ],
+)
 def test_every_search_runs_at_most_max_concurrent_trials(tmp_path, search, space):
     if search == "optuna":
         pytest.importorskip("optuna")
@@ -260,8 +317,11 @@ def test_a_resumed_sweep_keeps_its_parent_run_and_refuses_a_changed_spec(tmp_pat
 
 
 def test_the_number_of_trials_crosses_samples_with_every_grid(tmp_path):
-    space = {"train.epsilon": {"uniform": [0.6, 0.9]}, "train.batch_size": {"grid": [8, 16, 32]},
-             "model.learnable_temperature": {"grid": [True, False]}}
+    space = {
+        "train.epsilon": {"uniform": [0.6, 0.9]},
+        "train.batch_size": {"grid": [8, 16, 32]},
+        "model.learnable_temperature": {"grid": [True, False]},
+    }
     assert load_sweep(_write_sweep(tmp_path, search_space=space, num_samples=2)).num_trials() == 2 * 3 * 2
     optuna_space = {"train.epsilon": {"uniform": [0.6, 0.9]}, "train.batch_size": {"choice": [8, 16]}}
     optuna = load_sweep(_write_sweep(tmp_path, search="optuna", search_space=optuna_space, num_samples=5))
@@ -281,8 +341,10 @@ def test_asha_from_the_yaml_stops_a_weaker_trial_at_its_first_rung_not_before(tm
         asha.on_trial_add(None, trial)
 
     def decisions(trial, recalls):
-        return [asha.on_trial_result(None, trial, {"epoch": epoch, METRIC: recall})
-                for epoch, recall in enumerate(recalls, start=1)]
+        return [
+            asha.on_trial_result(None, trial, {"epoch": epoch, METRIC: recall})
+            for epoch, recall in enumerate(recalls, start=1)
+        ]
 
     assert decisions(strong, [40.0, 50.0, 60.0]) == [TrialScheduler.CONTINUE] * 3
     assert decisions(weak, [10.0, 20.0]) == [TrialScheduler.CONTINUE, TrialScheduler.STOP]

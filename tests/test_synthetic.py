@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lavimo.data.datasets import ClipRules, DATASET_SPECS, index_split, load_statistics, usable_captions
+from lavimo.data.datasets import DATASET_SPECS, ClipRules, index_split, load_statistics, usable_captions
 from lavimo.data.features import joints_to_features
 from lavimo.data.skeleton import HUMANML3D
 from lavimo.data.skip_report import SkipReport
@@ -90,8 +90,10 @@ def test_layout_shapes_and_durations(big):
         assert joints.shape[1:] == (22, 3) and features.shape == (len(joints) - 1, 263)
         assert 2.0 <= len(joints) / FPS <= 10.0
         assert np.isfinite(features).all() and abs(joints[..., 1].min()) < 1e-6  # standing on the floor
-    np.testing.assert_allclose(np.load(big / "new_joint_vecs" / "000003.npy"),
-                               joints_to_features(np.load(big / "new_joints" / "000003.npy"), HUMANML3D))
+    np.testing.assert_allclose(
+        np.load(big / "new_joint_vecs" / "000003.npy"),
+        joints_to_features(np.load(big / "new_joints" / "000003.npy"), HUMANML3D),
+    )
 
 
 def test_caption_lines_parse_and_fit_the_clip(big):

@@ -29,7 +29,10 @@ def test_an_unreachable_server_fails_at_once_naming_it():
 
 def test_config_values_become_flat_params():
     assert flatten({"train": {"epochs": 3, "x": {"y": 1.5}}, "model": {"modalities": ["motion", "text"]}}) == {
-        "train.epochs": "3", "train.x.y": "1.5", "model.modalities": '["motion", "text"]'}
+        "train.epochs": "3",
+        "train.x.y": "1.5",
+        "model.modalities": '["motion", "text"]',
+    }
 
 
 def test_a_local_run_keeps_its_artifacts_beside_its_store(tmp_path, monkeypatch):

@@ -92,8 +92,7 @@ def _steps(data: dict, epochs: int) -> int:
     return epochs * (rows // load_config(SMOKE).train.batch_size)
 
 
-def test_epochs_go_on_while_the_tracking_server_is_down_and_its_records_arrive_once(tmp_path, ray_cluster,
-                                                                                    smoke_data):
+def test_epochs_go_on_while_the_tracking_server_is_down_and_its_records_arrive_once(tmp_path, ray_cluster, smoke_data):
     server = TrackingServer(tmp_path / "mlflow")
     server.start()
     try:

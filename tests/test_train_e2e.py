@@ -55,21 +55,37 @@ def submit_job(dashboard: str, entrypoint: list[str], env_vars: dict, timeout_s:
     """`ray job submit --working-dir .` of `entrypoint` to the Ray head whose dashboard is `dashboard`, as a user
     submits to a cluster; checks that the job SUCCEEDED and returns its log, which submit streams back."""
     job_id = f"lavimo-e2e-{uuid.uuid4().hex[:8]}"
-    submit = [ray_cli(), "job", "submit", "--address", dashboard, "--submission-id", job_id, "--working-dir", ".",
-              "--runtime-env-json", json.dumps({"env_vars": env_vars}), "--", *entrypoint]
+    submit = [
+        ray_cli(),
+        "job",
+        "submit",
+        "--address",
+        dashboard,
+        "--submission-id",
+        job_id,
+        "--working-dir",
+        ".",
+        "--runtime-env-json",
+        json.dumps({"env_vars": env_vars}),
+        "--",
+        *entrypoint,
+    ]
     done = subprocess.run(submit, cwd=REPO, capture_output=True, text=True, timeout=timeout_s)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert JobSubmissionClient(dashboard).get_job_status(job_id) == JobStatus.SUCCEEDED
     return done.stdout
 
 
-def test_train_job_submitted_to_a_ray_head_logs_to_mlflow_server_and_keeps_checkpoints(tmp_path, ray_head,
-                                                                                      mlflow_server, smoke_data,
-                                                                                      monkeypatch):
+def test_train_job_submitted_to_a_ray_head_logs_to_mlflow_server_and_keeps_checkpoints(
+    tmp_path, ray_head, mlflow_server, smoke_data, monkeypatch
+):
     """`ray job submit --working-dir .` of the smoke config to the session's `ray start --head` cluster, as a user
     submits to a real cluster; then the checkpoints, the MLflow run, and the evaluate and retrieve jobs on them."""
-    entrypoint = ["python", "jobs/train.py", *smoke_arguments(tmp_path, {**TINY, **smoke_data},
-                                                          config="ray_configs/smoke.yaml")]
+    entrypoint = [
+        "python",
+        "jobs/train.py",
+        *smoke_arguments(tmp_path, {**TINY, **smoke_data}, config="ray_configs/smoke.yaml"),
+    ]
     job_log = submit_job(ray_head.dashboard, entrypoint, {"MLFLOW_TRACKING_URI": mlflow_server}, timeout_s=900)
     assert "| t2m |" in job_log and "| v2m |" in job_log and "| v2m (held-out style) |" in job_log
     env = dict(os.environ, RAY_ADDRESS=ray_head.address, MLFLOW_TRACKING_URI=mlflow_server)
@@ -81,17 +97,20 @@ def test_train_job_submitted_to_a_ray_head_logs_to_mlflow_server_and_keeps_check
     assert 1 <= len(checkpoints) <= 2  # keep_checkpoints of cpu_demo
     for folder in checkpoints:
         assert {"model.safetensors", "training_state.pt", "config.json", "progress.json"} <= {
-            p.name for p in folder.iterdir()}
+            p.name for p in folder.iterdir()
+        }
     results = json.loads((run_folder / "test_evaluation" / "results.json").read_text())
     assert set(results["protocols"]["all"]) == {"t2m", "m2t", "v2m", "m2v", "t2v", "v2t"}
     assert set(results["held_out_style"]["protocols"]["all"]) == {"v2m", "m2v"}
     _check_mlflow_run(mlflow_server, record["run_id"])
-    best = json.loads(Path(MlflowClient(mlflow_server).download_artifacts(record["run_id"], "best_checkpoint.json"))
-                      .read_text())["best_checkpoint"]
+    best = json.loads(
+        Path(MlflowClient(mlflow_server).download_artifacts(record["run_id"], "best_checkpoint.json")).read_text()
+    )["best_checkpoint"]
     _check_evaluate_job(best, env, mlflow_server, record["run_id"])
     _check_retrieve_job(best, env, tmp_path, smoke_data["data.prepared"])
-    _check_registered_model(best, dict(env, LAVIMO_MODEL_CACHE=str(tmp_path / "models")), mlflow_server,
-                            record["run_id"], monkeypatch)
+    _check_registered_model(
+        best, dict(env, LAVIMO_MODEL_CACHE=str(tmp_path / "models")), mlflow_server, record["run_id"], monkeypatch
+    )
 
 
 def _check_mlflow_run(uri, run_id):
@@ -103,8 +122,13 @@ def _check_mlflow_run(uri, run_id):
     assert params["model.modalities"] == json.dumps(["motion", "text", "video"])
     steps = client.get_metric_history(run_id, "train/total")
     assert len(steps) >= 2 and all(s.value > 0 for s in steps)
-    for name in ("train/align/motion-text", "train/align/motion-video", "train/align/text-video", "train/recon",
-                 "train/temperature"):
+    for name in (
+        "train/align/motion-text",
+        "train/align/motion-video",
+        "train/align/text-video",
+        "train/recon",
+        "train/temperature",
+    ):
         assert client.get_metric_history(run_id, name), name
     epochs = client.get_metric_history(run_id, "val/t2m/R10")
     assert [m.step for m in epochs] == [1, 2]
@@ -120,8 +144,14 @@ def _check_mlflow_run(uri, run_id):
 
 def _check_evaluate_job(checkpoint, env, uri, run_id):
     """jobs/evaluate.py on the best checkpoint: the five protocols as files and in the training's MLflow run."""
-    done = subprocess.run([sys.executable, str(REPO / "jobs" / "evaluate.py"), "--checkpoint", checkpoint,
-                           "--alias", "champion"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "jobs" / "evaluate.py"), "--checkpoint", checkpoint, "--alias", "champion"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert f"models:/lavimo-e2e@champion -> version 1 ({checkpoint})" in done.stdout, done.stdout[-3000:]
     folder = Path(checkpoint).parent / "evaluation" / f"{Path(checkpoint).name}-test"
@@ -145,14 +175,32 @@ def _check_registered_model(checkpoint, env, uri, run_id, monkeypatch):
     assert client.get_model_version_by_alias("lavimo-e2e", "champion").version == version.version
     answers = {}
     for source in (["--checkpoint", checkpoint], ["--model", "models:/lavimo-e2e@champion"]):
-        done = subprocess.run([sys.executable, str(REPO / "jobs" / "retrieve.py"), *source, "--text",
-                               "someone jumps", "-k", "3"], cwd=REPO, env=env, capture_output=True, text=True,
-                              timeout=600)
+        done = subprocess.run(
+            [sys.executable, str(REPO / "jobs" / "retrieve.py"), *source, "--text", "someone jumps", "-k", "3"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         answers[source[0]] = [line for line in done.stdout.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert answers["--model"] == answers["--checkpoint"] and len(answers["--model"]) == 3
-    bad = subprocess.run([sys.executable, str(REPO / "jobs" / "retrieve.py"), "--model", "models:/lavimo-e2e@nobody",
-                          "--text", "someone jumps"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "jobs" / "retrieve.py"),
+            "--model",
+            "models:/lavimo-e2e@nobody",
+            "--text",
+            "someone jumps",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode != 0 and "has no model 'lavimo-e2e' with alias 'nobody'" in bad.stderr, bad.stderr[-3000:]
     sentences = ["a person walks forward", "someone jumps"]
     expected = QueryEncoder(load_model(checkpoint)[0]).texts(sentences)
@@ -165,8 +213,18 @@ def _check_retrieve_job(checkpoint, env, tmp_path, prepared):
     """jobs/retrieve.py: a text query builds the index on Ray and renders a preview; then video and motion
     queries reuse the index, and bad queries fail before writing anything."""
     preview = tmp_path / "preview.mp4"
-    command = [sys.executable, str(REPO / "jobs" / "retrieve.py"), "--checkpoint", checkpoint,
-               "--text", "a person walks forward", "-k", "3", "--render", str(preview)]
+    command = [
+        sys.executable,
+        str(REPO / "jobs" / "retrieve.py"),
+        "--checkpoint",
+        checkpoint,
+        "--text",
+        "a person walks forward",
+        "-k",
+        "3",
+        "--render",
+        str(preview),
+    ]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and line[2].isdigit()]

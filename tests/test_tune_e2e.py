@@ -30,9 +30,13 @@ METRIC = "val/t2m/R3"
 EPOCHS = 8
 NUM_SAMPLES = 2
 TOO_BIG = 4096  # a batch larger than the 24 training motions (and their mirrors): the trial fails inside Tune
-SWEPT = {"train.epsilon": {"uniform": [0.6, 0.95]}, "train.lambda_recon": {"loguniform": [0.01, 1.0]},
-         "model.temperature_init": {"loguniform": [0.03, 0.2]},
-         "model.learnable_temperature": {"choice": [True, False]}, "train.batch_size": {"grid": [TOO_BIG, 8]}}
+SWEPT = {
+    "train.epsilon": {"uniform": [0.6, 0.95]},
+    "train.lambda_recon": {"loguniform": [0.01, 1.0]},
+    "model.temperature_init": {"loguniform": [0.03, 0.2]},
+    "model.learnable_temperature": {"choice": [True, False]},
+    "train.batch_size": {"grid": [TOO_BIG, 8]},
+}
 # Tune makes the trials sample by sample, each crossed with the grid in order: the last one is a batch-8 trial
 LAST_TRIAL = f"trial_*_{2 * NUM_SAMPLES - 1:05d}"
 ARTIFACTS = {"trials.md", "trials.csv", "metric_vs_params.png", "learning_curves.png", "best_trial.json"}
@@ -41,10 +45,20 @@ ARTIFACTS = {"trials.md", "trials.csv", "metric_vs_params.png", "learning_curves
 def _write_sweep(tmp_path: Path, data: dict) -> Path:
     settings = {**TINY, **data}
     overrides = {key: yaml.safe_load(str(value).format(tmp=tmp_path)) for key, value in settings.items()}
-    spec = {"name": "tiny", "base": str(SMOKE), "overrides": {**overrides, "train.epochs": EPOCHS},
-            "search_space": SWEPT, "search": "random", "num_samples": NUM_SAMPLES, "metric": METRIC, "asha": {"grace_period": 1, "reduction_factor": 2},
-            "max_concurrent_trials": 1, "max_failures": 0, "storage_path": str(tmp_path / "sweeps"),
-            "experiment": "lavimo-tune-e2e"}
+    spec = {
+        "name": "tiny",
+        "base": str(SMOKE),
+        "overrides": {**overrides, "train.epochs": EPOCHS},
+        "search_space": SWEPT,
+        "search": "random",
+        "num_samples": NUM_SAMPLES,
+        "metric": METRIC,
+        "asha": {"grace_period": 1, "reduction_factor": 2},
+        "max_concurrent_trials": 1,
+        "max_failures": 0,
+        "storage_path": str(tmp_path / "sweeps"),
+        "experiment": "lavimo-tune-e2e",
+    }
     path = tmp_path / "tune_tiny.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
@@ -73,9 +87,12 @@ def test_tune_job_sweeps_resumes_and_logs_parent_and_child_runs(tmp_path, ray_he
     interrupted = _interrupt_during_last_trial(command, env, tmp_path / "sweeps", tmp_path / "interrupted.log")
     resume = re.search(r"--resume (tiny-\S+)", interrupted)  # not a report: the running trial is unfinished
     assert resume and "best checkpoint:" not in interrupted, interrupted[-6000:]
-    resumed = submit_job(ray_head.dashboard, ["python", "jobs/tune.py", "--config", str(sweep_file),
-                                              "--resume", resume.group(1)],
-                         {"MLFLOW_TRACKING_URI": mlflow_server}, timeout_s=900)
+    resumed = submit_job(
+        ray_head.dashboard,
+        ["python", "jobs/tune.py", "--config", str(sweep_file), "--resume", resume.group(1)],
+        {"MLFLOW_TRACKING_URI": mlflow_server},
+        timeout_s=900,
+    )
     (tmp_path / "resumed.log").write_text(resumed)
     folder = tmp_path / "sweeps" / resume.group(1)
     assert "best checkpoint:" in resumed and str(folder) in resumed

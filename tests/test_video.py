@@ -14,8 +14,15 @@ from lavimo.data.video import VideoError, decode_frames, frame_window, probe_vid
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 
 
-def write_clip(path, images: np.ndarray, fps: Fraction = Fraction(30000, 1001), *, rotate: int = 0,
-               codec: str = "libx264", options: dict | None = None):
+def write_clip(
+    path,
+    images: np.ndarray,
+    fps: Fraction = Fraction(30000, 1001),
+    *,
+    rotate: int = 0,
+    codec: str = "libx264",
+    options: dict | None = None,
+):
     """images: (N, H, W, 3) uint8 RGB as a player should show them -> an mp4 stored as a phone stores it: with
     rotate (the `rotate` tag: degrees a player turns the stored frames clockwise; 90 for a portrait phone clip),
     the frames are kept turned back by that much (landscape) and the display matrix says how to show them."""
@@ -44,8 +51,9 @@ def brightness_frames(frames: int = 24, width: int = 96, height: int = 64) -> np
 
 def write_filmed_clip(path, frames: int = 24, width: int = 96, height: int = 64, fps: Fraction = Fraction(30000, 1001)):
     """An mp4 like a phone's: non-square, NTSC rate, B-frames and a long GOP. Frame i has brightness 8 * i."""
-    return write_clip(path, brightness_frames(frames, width, height), fps,
-                      options={"preset": "medium", "bf": "3", "g": "250"})
+    return write_clip(
+        path, brightness_frames(frames, width, height), fps, options={"preset": "medium", "bf": "3", "g": "250"}
+    )
 
 
 def marked_scene(frames: int = 3, width: int = 48, height: int = 80) -> np.ndarray:

@@ -61,10 +61,12 @@ def draw_params(rng: np.random.Generator, height: int, width: int, ranges: Augme
     """One clip's augmentation, for frames of height x width pixels."""
     jitter = None
     if rng.random() < ranges.jitter_probability:
-        jitter = (rng.uniform(1 - ranges.brightness, 1 + ranges.brightness),
-                  rng.uniform(1 - ranges.contrast, 1 + ranges.contrast),
-                  rng.uniform(1 - ranges.saturation, 1 + ranges.saturation),
-                  rng.uniform(-ranges.hue, ranges.hue))
+        jitter = (
+            rng.uniform(1 - ranges.brightness, 1 + ranges.brightness),
+            rng.uniform(1 - ranges.contrast, 1 + ranges.contrast),
+            rng.uniform(1 - ranges.saturation, 1 + ranges.saturation),
+            rng.uniform(-ranges.hue, ranges.hue),
+        )
     return ClipParams(
         box=random_box(rng, height, width, ranges.crop_scale, ranges.crop_ratio),
         jitter=jitter,
@@ -79,7 +81,7 @@ def resize_frames(frames: np.ndarray, box: Box, size: int) -> np.ndarray:
     interpolation = cv2.INTER_AREA if w >= size and h >= size else cv2.INTER_LINEAR
     out = np.empty((len(frames), size, size, 3), np.uint8)
     for i, frame in enumerate(frames):
-        cv2.resize(frame[y:y + h, x:x + w], (size, size), dst=out[i], interpolation=interpolation)
+        cv2.resize(frame[y : y + h, x : x + w], (size, size), dst=out[i], interpolation=interpolation)
     return out
 
 
@@ -98,15 +100,16 @@ def augment_clip(frames: np.ndarray, params: ClipParams, size: int) -> np.ndarra
     return clip
 
 
-def _colour_jitter(tall: np.ndarray, num_frames: int, brightness: float, contrast: float, saturation: float,
-                   hue: float) -> np.ndarray:
+def _colour_jitter(
+    tall: np.ndarray, num_frames: int, brightness: float, contrast: float, saturation: float, hue: float
+) -> np.ndarray:
     """tall (F * S, S, 3) uint8 RGB -> jittered, torchvision's order and formulas, saturating to uint8 per step."""
     tall = cv2.convertScaleAbs(tall, alpha=brightness)  # x * b, never negative here
     gray = cv2.cvtColor(tall, cv2.COLOR_RGB2GRAY)  # (F * S, S)
     means = gray.reshape(num_frames, -1).mean(axis=1)  # (F,) each frame's own mean grey level
     rows = len(tall) // num_frames
     for i, mean in enumerate(means):  # blend towards the frame's mean grey
-        frame = tall[i * rows:(i + 1) * rows]
+        frame = tall[i * rows : (i + 1) * rows]
         cv2.addWeighted(frame, contrast, frame, 0.0, (1 - contrast) * float(mean), dst=frame)
     gray = cv2.cvtColor(cv2.cvtColor(tall, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
     tall = cv2.addWeighted(tall, saturation, gray, 1 - saturation, 0.0)  # blend towards the pixel's grey

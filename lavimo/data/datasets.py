@@ -162,8 +162,10 @@ def index_split(root: str, split: str, report: SkipReport) -> list[MotionItem]:
 def motion_paths(root: str, motion_id: str) -> tuple[str, str]:
     """Where a motion's features (T-1, D) and joint positions (T, J, 3) lie in a dataset folder; the joints file
     is optional (the synthetic set and HumanML3D have it)."""
-    return (storage.join(root, "new_joint_vecs", f"{motion_id}.npy"),
-            storage.join(root, "new_joints", f"{motion_id}.npy"))
+    return (
+        storage.join(root, "new_joint_vecs", f"{motion_id}.npy"),
+        storage.join(root, "new_joints", f"{motion_id}.npy"),
+    )
 
 
 def _load_array(path: str, what: str) -> np.ndarray:
@@ -212,7 +214,9 @@ def usable_captions(
     for caption in item.captions:
         start, end = caption.frame_window(num_frames, spec.fps)
         if start >= num_frames or end <= start:
-            report.skip("caption", item.feature_path, "caption window outside the motion", f"{caption.start}-{caption.end} s")
+            report.skip(
+                "caption", item.feature_path, "caption window outside the motion", f"{caption.start}-{caption.end} s"
+            )
         elif not caption.whole_clip and not rules.accepts(end - start):
             report.skip("caption", item.feature_path, "caption window too short or too long", f"{end - start} frames")
         else:

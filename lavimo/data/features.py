@@ -63,9 +63,7 @@ def canonicalize_joints(joints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     return _canonicalize(_validate_joints(joints, skeleton, min_frames=1), skeleton)
 
 
-def joints_to_features(
-    joints: np.ndarray, skeleton: Skeleton, foot_velocity_threshold: float = 0.002
-) -> np.ndarray:
+def joints_to_features(joints: np.ndarray, skeleton: Skeleton, foot_velocity_threshold: float = 0.002) -> np.ndarray:
     """HumanML3D-style features (T-1, D) float32 of joint positions (T, J, 3) in the skeleton's units.
 
     The clip is canonicalized first (`canonicalize_joints`). `foot_velocity_threshold` is in
@@ -79,8 +77,7 @@ def joints_to_features(
     """
     if not (np.isfinite(foot_velocity_threshold) and foot_velocity_threshold > 0):
         raise ValueError(
-            "foot_velocity_threshold must be a positive number of m^2 per frame, "
-            f"got {foot_velocity_threshold!r}"
+            f"foot_velocity_threshold must be a positive number of m^2 per frame, got {foot_velocity_threshold!r}"
         )
     p = _canonicalize(_validate_joints(joints, skeleton, min_frames=2), skeleton)  # (T, J, 3)
     yaw = _facing_angles(p, skeleton)  # (T,) world -> facing frame

@@ -97,6 +97,8 @@ def read_manifest(location: str) -> tuple[pa.Table, ManifestInfo]:
         raise FileNotFoundError(f"{location}: manifest not found; run jobs/prepare_data.py first") from None
     info = ManifestInfo.from_metadata(table.schema.metadata, location)
     if info.version != MANIFEST_VERSION:
-        raise ValueError(f"{location}: a manifest of version {info.version}, this code reads version "
-                         f"{MANIFEST_VERSION}; run jobs/prepare_data.py again (finished videos are reused)")
+        raise ValueError(
+            f"{location}: a manifest of version {info.version}, this code reads version "
+            f"{MANIFEST_VERSION}; run jobs/prepare_data.py again (finished videos are reused)"
+        )
     return table, info

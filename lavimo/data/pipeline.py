@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -106,8 +106,16 @@ class _Progress:
 ROWS_PER_READ_BLOCK = 256  # at most this many row numbers per block of the shuffled index (one decode task each)
 
 
-def sample_stream(manifest_location: str, builder_kwargs: dict, *, training: bool, decode_tasks: int,
-                  cpus_per_task: float, batch_size: int = 16, seed: int = 0) -> ray.data.Dataset:
+def sample_stream(
+    manifest_location: str,
+    builder_kwargs: dict,
+    *,
+    training: bool,
+    decode_tasks: int,
+    cpus_per_task: float,
+    batch_size: int = 16,
+    seed: int = 0,
+) -> ray.data.Dataset:
     """A streaming dataset of samples (SAMPLE_DTYPES columns) built from a split's manifest by decode tasks.
 
     builder_kwargs are SampleBuilder's arguments except `training`. The manifest's input columns and each motion's
@@ -130,8 +138,12 @@ def sample_stream(manifest_location: str, builder_kwargs: dict, *, training: boo
         raise FileNotFoundError(f"{manifest_location}: manifest not found; run jobs/prepare_data.py first") from None
     unmirrored = unmirrored_count(table)
     if training and builder_kwargs["settings"].flip_probability > 0 and unmirrored:
-        log.warning("%s: %d of %d motions have no mirror (M-id) in the split and are never flipped",
-                    manifest_location, unmirrored, table.num_rows)
+        log.warning(
+            "%s: %d of %d motions have no mirror (M-id) in the split and are never flipped",
+            manifest_location,
+            unmirrored,
+            table.num_rows,
+        )
     blocks = min(table.num_rows, max(4 * decode_tasks, -(-table.num_rows // ROWS_PER_READ_BLOCK)))
     dataset = ray.data.range(table.num_rows, override_num_blocks=max(blocks, 1))  # column "id": row numbers
     if training:
@@ -146,8 +158,16 @@ def sample_stream(manifest_location: str, builder_kwargs: dict, *, training: boo
     )
 
 
-def batch_inference(dataset: ray.data.Dataset, model_class: type, model_kwargs: dict, *, actors: int,
-                    cpus_per_actor: float, gpus_per_actor: float = 0.0, batch_size: int = 64) -> list[dict]:
+def batch_inference(
+    dataset: ray.data.Dataset,
+    model_class: type,
+    model_kwargs: dict,
+    *,
+    actors: int,
+    cpus_per_actor: float,
+    gpus_per_actor: float = 0.0,
+    batch_size: int = 64,
+) -> list[dict]:
     """Runs a callable model class on an actor pool over `dataset` (on GPUs when asked); returns numpy batches."""
     outputs = dataset.map_batches(
         model_class,

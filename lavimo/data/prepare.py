@@ -12,8 +12,15 @@ from dataclasses import dataclass, field
 from lavimo import pretrained
 from lavimo.config import DataConfig, LavimoConfig
 from lavimo.data import embedding_cache, pipeline, storage
-from lavimo.data.datasets import (DATASET_SPECS, ClipRules, DatasetSpec, MotionItem, index_split, is_test_split,
-                                  load_statistics)
+from lavimo.data.datasets import (
+    DATASET_SPECS,
+    ClipRules,
+    DatasetSpec,
+    MotionItem,
+    index_split,
+    is_test_split,
+    load_statistics,
+)
 from lavimo.data.manifest import ManifestInfo, current_info, held_out_split, manifest_path, write_manifest
 from lavimo.data.prepare_motion import MotionJob, MotionResult
 from lavimo.data.skip_report import SkipReport
@@ -77,8 +84,9 @@ def index_dataset(data: DataConfig, spec: DatasetSpec, report: SkipReport) -> li
 def prepare_dataset(config: LavimoConfig) -> PrepareSummary:
     """Runs the whole preparation on the connected Ray cluster; finished work of an earlier run is reused."""
     started = time.time()
-    data = dataclasses.replace(config.data, root=storage.absolute(config.data.root),
-                               prepared=storage.absolute(config.data.prepared))
+    data = dataclasses.replace(
+        config.data, root=storage.absolute(config.data.root), prepared=storage.absolute(config.data.prepared)
+    )
     storage.check_writable(data.prepared, "data.prepared")
     spec, rules = dataset_spec(data)
     summary = PrepareSummary(prepared=data.prepared)
@@ -86,8 +94,9 @@ def prepare_dataset(config: LavimoConfig) -> PrepareSummary:
     items = index_dataset(data, spec, summary.report)
     job = MotionJob(data.root, data.prepared, spec, rules, config.render)
     settings = json.dumps(dataclasses.asdict(config.render), indent=2).encode()
-    storage.write_bytes_atomic(storage.join(data.prepared, "videos", config.render.fingerprint(), "render.json"),
-                               settings)  # what the videos beside it were rendered with
+    storage.write_bytes_atomic(
+        storage.join(data.prepared, "videos", config.render.fingerprint(), "render.json"), settings
+    )  # what the videos beside it were rendered with
     results = list(pipeline.prepare_motions(items, job, config.prepare.render_cpus))
     rows = _collect(results, summary)
     _remove_leftovers(data.prepared, started, summary)
@@ -95,8 +104,17 @@ def prepare_dataset(config: LavimoConfig) -> PrepareSummary:
         raise ValueError(f"{data.root}: no usable motion\n{summary.report.summary()}")
     embeddings = _embed_captions(rows, config, summary)
     model_name = config.prepare.sentence_model or pretrained.BUNDLED
-    info = ManifestInfo(spec.name, spec.skeleton.name, spec.feature_dim, spec.fps, mean_path, std_path,
-                        model_name, int(next(iter(embeddings.values())).shape[0]), preparation_settings(config))
+    info = ManifestInfo(
+        spec.name,
+        spec.skeleton.name,
+        spec.feature_dim,
+        spec.fps,
+        mean_path,
+        std_path,
+        model_name,
+        int(next(iter(embeddings.values())).shape[0]),
+        preparation_settings(config),
+    )
     held_out = {result.id: result.held_out_video for result in results if result.held_out_video}
     write_manifests(rows, held_out, embeddings, info, dataclasses.replace(config, data=data), summary)
     storage.write_bytes_atomic(storage.join(data.prepared, REPORT), json.dumps(summary.to_dict(), indent=2).encode())
@@ -120,18 +138,29 @@ def _remove_leftovers(prepared: str, started: float, summary: PrepareSummary) ->
     removed = storage.remove_leftover_temporaries(prepared, modified_before=started)
     summary.leftovers_removed = len(removed)
     if removed:
-        log.warning("removed %d unfinished file(s) that an interrupted preparation left in %s, e.g. %s",
-                    len(removed), prepared, removed[0])
+        log.warning(
+            "removed %d unfinished file(s) that an interrupted preparation left in %s, e.g. %s",
+            len(removed),
+            prepared,
+            removed[0],
+        )
 
 
-def write_manifests(rows: list[dict], held_out: dict[str, str], embeddings: dict, info: ManifestInfo,
-                    config: LavimoConfig, summary: PrepareSummary) -> None:
+def write_manifests(
+    rows: list[dict],
+    held_out: dict[str, str],
+    embeddings: dict,
+    info: ManifestInfo,
+    config: LavimoConfig,
+    summary: PrepareSummary,
+) -> None:
     """One manifest per split, and per test split (render.held_out.enabled) its held-out style manifest: the same
     rows with video_paths = [the held-out video]; `held_out` maps motion ids to their held-out videos."""
     prepared = config.data.prepared
     for split in config.data.splits:
-        split_rows = [dict(r, caption_embeddings=[embeddings[c] for c in r["captions"]]) for r in rows
-                      if r["split"] == split]
+        split_rows = [
+            dict(r, caption_embeddings=[embeddings[c] for c in r["captions"]]) for r in rows if r["split"] == split
+        ]
         _write(split, split_rows, info, prepared, summary)
         if is_test_split(split) and config.render.held_out.enabled:
             _write_held_out(split, split_rows, held_out, info, prepared, summary)
@@ -139,15 +168,18 @@ def write_manifests(rows: list[dict], held_out: dict[str, str], embeddings: dict
             storage.delete(manifest_path(prepared, held_out_split(split)))  # an earlier preparation's
 
 
-def _write_held_out(split: str, rows: list[dict], videos: dict[str, str], info: ManifestInfo, prepared: str,
-                    summary: PrepareSummary) -> None:
+def _write_held_out(
+    split: str, rows: list[dict], videos: dict[str, str], info: ManifestInfo, prepared: str, summary: PrepareSummary
+) -> None:
     """A test split's held-out style manifest, or none when some of its videos came with the dataset (said why)."""
     name = held_out_split(split)
     supplied = [row["id"] for row in rows if row["id"] not in videos]
     if supplied:
         storage.delete(manifest_path(prepared, name))
-        summary.held_out[split] = (f"none, {len(supplied)} of its {len(rows)} motions have videos supplied with the "
-                                   f"dataset (e.g. {supplied[0]})")
+        summary.held_out[split] = (
+            f"none, {len(supplied)} of its {len(rows)} motions have videos supplied with the "
+            f"dataset (e.g. {supplied[0]})"
+        )
         return
     _write(name, [dict(row, video_paths=[videos[row["id"]]]) for row in rows], info, prepared, summary)
     summary.held_out[split] = summary.manifests[name]
@@ -163,12 +195,18 @@ def preparation_settings(config: LavimoConfig) -> dict:
     """Every setting the manifests' rows depend on, as JSON values: a folder prepared with other values is prepared
     again (its finished videos and caption embeddings are reused)."""
     data, render = config.data, config.render
-    settings = {"dataset": data.dataset, "root": data.root, "splits": list(data.splits),
-                "synthetic": dataclasses.asdict(data.synthetic) if data.dataset == "synthetic" else None,
-                "min_motion_frames": data.min_motion_frames, "max_motion_frames": data.max_motion_frames,
-                "look": render.fingerprint(), "views_per_motion": render.views_per_motion,
-                "held_out_look": render.held_out.fingerprint() if render.held_out.enabled else None,
-                "sentence_model": config.prepare.sentence_model or pretrained.BUNDLED}
+    settings = {
+        "dataset": data.dataset,
+        "root": data.root,
+        "splits": list(data.splits),
+        "synthetic": dataclasses.asdict(data.synthetic) if data.dataset == "synthetic" else None,
+        "min_motion_frames": data.min_motion_frames,
+        "max_motion_frames": data.max_motion_frames,
+        "look": render.fingerprint(),
+        "views_per_motion": render.views_per_motion,
+        "held_out_look": render.held_out.fingerprint() if render.held_out.enabled else None,
+        "sentence_model": config.prepare.sentence_model or pretrained.BUNDLED,
+    }
     return json.loads(json.dumps(settings))
 
 
@@ -181,11 +219,15 @@ def is_prepared(config: LavimoConfig) -> bool:
         info = current_info(manifest_path(prepared, split))
         if info is None:
             return False
-        changed = sorted(key for key in wanted.keys() | info.settings.keys()
-                         if info.settings.get(key) != wanted.get(key))
+        changed = sorted(
+            key for key in wanted.keys() | info.settings.keys() if info.settings.get(key) != wanted.get(key)
+        )
         if changed:
-            log.info("%s was prepared with other %s: preparing it again (finished videos and caption embeddings "
-                     "are reused)", prepared, ", ".join(changed))
+            log.info(
+                "%s was prepared with other %s: preparing it again (finished videos and caption embeddings are reused)",
+                prepared,
+                ", ".join(changed),
+            )
             return False
     if not config.render.held_out.enabled:
         return True
@@ -202,8 +244,11 @@ def _embed_captions(rows: list[dict], config: LavimoConfig, summary: PrepareSumm
     missing = [chunk for chunk in chunks if not storage.is_file(chunk[0])]
     summary.captions_total = sum(len(texts) for _, texts in chunks)
     summary.captions_embedded = pipeline.embed_chunks(
-        missing, settings.sentence_model, settings.embed_batch_size,
-        settings.embed_actors, settings.embed_cpus,
+        missing,
+        settings.sentence_model,
+        settings.embed_batch_size,
+        settings.embed_actors,
+        settings.embed_cpus,
     )
     return embedding_cache.read_chunks([location for location, _ in chunks])
 
@@ -219,8 +264,10 @@ def ensure_synthetic_dataset(data: DataConfig) -> None:
     if storage.is_file(stamp):
         found = json.loads(storage.read_text(stamp))
         if found != wanted:
-            raise ValueError(f"{stamp}: the synthetic dataset there was made with {found}, not {wanted}; "
-                             "choose another data.root or delete the folder")
+            raise ValueError(
+                f"{stamp}: the synthetic dataset there was made with {found}, not {wanted}; "
+                "choose another data.root or delete the folder"
+            )
         log.info("reusing the synthetic dataset in %s", data.root)
         return
     log.info("generating the synthetic dataset (%d motions, seed %d) in %s", *wanted.values(), data.root)

@@ -12,16 +12,16 @@ from dataclasses import dataclass
 
 from lavimo.data import storage
 from lavimo.data.datasets import (
-    Caption,
     KEEP_EVERY_LENGTH,
+    Caption,
     ClipRules,
     DatasetError,
     DatasetSpec,
     MotionItem,
-    load_features,
-    load_joints,
     is_test_split,
     is_training_split,
+    load_features,
+    load_joints,
     usable_captions,
 )
 from lavimo.data.features import features_to_joints
@@ -65,8 +65,15 @@ class MotionResult:
     @classmethod
     def from_json(cls, text: str) -> MotionResult:
         raw = json.loads(text)
-        return cls(raw["id"], raw["split"], raw["row"], tuple(Skip(**s) for s in raw["skips"]),
-                   raw["held_out_video"], raw["rendered"], raw["reused"])
+        return cls(
+            raw["id"],
+            raw["split"],
+            raw["row"],
+            tuple(Skip(**s) for s in raw["skips"]),
+            raw["held_out_video"],
+            raw["rendered"],
+            raw["reused"],
+        )
 
 
 @dataclass(frozen=True)
@@ -87,8 +94,15 @@ def prepare_motion(item: MotionItem, job: MotionJob) -> MotionResult:
         row, videos = None, {}
     rendered = sum(video.rendered_now for video in videos.values())
     held_out = videos.get(HELD_OUT)
-    return MotionResult(item.id, item.split, row, tuple(report.skips), held_out.path if held_out else None,
-                        rendered, len(videos) - rendered)
+    return MotionResult(
+        item.id,
+        item.split,
+        row,
+        tuple(report.skips),
+        held_out.path if held_out else None,
+        rendered,
+        len(videos) - rendered,
+    )
 
 
 def _prepare(item: MotionItem, job: MotionJob, report: SkipReport) -> tuple[dict | None, dict[VideoKey, _Video]]:
@@ -107,8 +121,9 @@ def _prepare(item: MotionItem, job: MotionJob, report: SkipReport) -> tuple[dict
     return _manifest_row(item, job, num_frames, captions, views), videos
 
 
-def _manifest_row(item: MotionItem, job: MotionJob, num_frames: int, captions: tuple[Caption, ...],
-                  views: list[_Video]) -> dict:
+def _manifest_row(
+    item: MotionItem, job: MotionJob, num_frames: int, captions: tuple[Caption, ...], views: list[_Video]
+) -> dict:
     return {
         "id": item.id,
         "split": item.split,
@@ -149,11 +164,15 @@ def view_count(render: RenderConfig, split: str) -> int:
 
 def _looks(item: MotionItem, job: MotionJob) -> dict[VideoKey, tuple[str, Look]]:
     """Every video a rendered motion gets, by view (and HELD_OUT): its location and its look."""
-    looks = {view: (video_location(job.prepared, job.render, item.id, view), draw_look(job.render, item.id, view))
-             for view in range(view_count(job.render, item.split))}
+    looks = {
+        view: (video_location(job.prepared, job.render, item.id, view), draw_look(job.render, item.id, view))
+        for view in range(view_count(job.render, item.split))
+    }
     if job.render.held_out.enabled and is_test_split(item.split):
-        looks[HELD_OUT] = (held_out_location(job.prepared, job.render, item.id),
-                           draw_held_out_look(job.render.held_out, item.id))
+        looks[HELD_OUT] = (
+            held_out_location(job.prepared, job.render, item.id),
+            draw_held_out_look(job.render.held_out, item.id),
+        )
     return looks
 
 
@@ -173,8 +192,9 @@ def _ensure_videos(item: MotionItem, job: MotionJob, features, report: SkipRepor
         videos[key] = _Video(target, _render(item.id, look, joints, job, target), supplied=False, rendered_now=True)
     if len({(video.meta.num_frames, video.meta.fps) for video in videos.values()}) > 1:
         paths = ", ".join(video.path for video in videos.values())
-        raise VideoError(f"{item.id}: its videos differ in frame count or rate ({paths}); delete them to render "
-                         "them again")
+        raise VideoError(
+            f"{item.id}: its videos differ in frame count or rate ({paths}); delete them to render them again"
+        )
     return videos
 
 

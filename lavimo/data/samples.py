@@ -110,8 +110,9 @@ def manifest_batch(table: pa.Table) -> dict[str, np.ndarray]:
 
 def _worker_key() -> int:
     """Distinguishes the random streams of actors: host and process id."""
-    return int.from_bytes(hashlib.blake2b(f"{socket.gethostname()}:{os.getpid()}".encode(), digest_size=8).digest(),
-                          "big")
+    return int.from_bytes(
+        hashlib.blake2b(f"{socket.gethostname()}:{os.getpid()}".encode(), digest_size=8).digest(), "big"
+    )
 
 
 def _load_statistics(stats: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
@@ -148,23 +149,30 @@ def _check_row(row: dict, embeddings: np.ndarray, embedding_dim: int) -> None:
     """SampleError unless the row has N >= 1 captions with N windows, (N, E) embeddings and a positive fps."""
     count = len(row["captions"])
     if count == 0 or not len(row["caption_start"]) == len(row["caption_end"]) == count:
-        raise SampleError(f"{row['feature_path']}: manifest row has {count} captions, {len(row['caption_start'])} "
-                          f"starts and {len(row['caption_end'])} ends; expected N >= 1 of each")
+        raise SampleError(
+            f"{row['feature_path']}: manifest row has {count} captions, {len(row['caption_start'])} "
+            f"starts and {len(row['caption_end'])} ends; expected N >= 1 of each"
+        )
     if embeddings.shape != (count, embedding_dim):
-        raise SampleError(f"{row['feature_path']}: caption embeddings of shape {embeddings.shape}, "
-                          f"expected ({count}, {embedding_dim})")
+        raise SampleError(
+            f"{row['feature_path']}: caption embeddings of shape {embeddings.shape}, "
+            f"expected ({count}, {embedding_dim})"
+        )
     if not row["fps"] > 0:
         raise SampleError(f"{row['feature_path']}: manifest gives fps {row['fps']}")
 
 
 def _caption_window(row: dict, choice: int, num_frames: int) -> tuple[int, int]:
     """[start, end) motion frames of caption `choice` (the whole clip when its start == end == 0)."""
-    caption = Caption(str(row["captions"][choice]), "", float(row["caption_start"][choice]),
-                      float(row["caption_end"][choice]))
+    caption = Caption(
+        str(row["captions"][choice]), "", float(row["caption_start"][choice]), float(row["caption_end"][choice])
+    )
     start, end = caption.frame_window(num_frames, float(row["fps"]))
     if start >= num_frames or end <= start:
-        raise SampleError(f"{row['feature_path']}: caption {choice} window {caption.start}-{caption.end} s "
-                          f"lies outside the motion's {num_frames} frames at {row['fps']} fps")
+        raise SampleError(
+            f"{row['feature_path']}: caption {choice} window {caption.start}-{caption.end} s "
+            f"lies outside the motion's {num_frames} frames at {row['fps']} fps"
+        )
     return start, end
 
 
@@ -177,8 +185,16 @@ class SampleBuilder:
     A row whose files cannot be read is logged and emitted with valid=False and zero tensors.
     """
 
-    def __init__(self, stats: tuple[str, str], tokenizer: TextEncoderConfig | str,
-                 settings: StreamSettings = StreamSettings(), *, training: bool, with_video: bool, embedding_dim: int):
+    def __init__(
+        self,
+        stats: tuple[str, str],
+        tokenizer: TextEncoderConfig | str,
+        settings: StreamSettings = StreamSettings(),
+        *,
+        training: bool,
+        with_video: bool,
+        embedding_dim: int,
+    ):
         cv2.setNumThreads(1)  # one thread per actor: the parallelism comes from the actor pool
         self.mean, self.std = _load_statistics(stats)  # (D,), (D,)
         self.tokenizer = _load_tokenizer(tokenizer, settings.max_tokens)
@@ -227,8 +243,9 @@ class SampleBuilder:
         if flip and frames is not None:
             frames = np.ascontiguousarray(frames[:, :, ::-1])  # (l_v, S, S, 3): left <-> right
         motion_id = str(row["mirror_id"] if flip else row["id"])
-        return _Sample(motion_id, motion[start:start + length], str(source["captions"][choice]), embeddings[choice],
-                       frames)
+        return _Sample(
+            motion_id, motion[start : start + length], str(source["captions"][choice]), embeddings[choice], frames
+        )
 
     def _motion(self, location: str) -> np.ndarray:
         """(T, D) features of one motion, normalised with the dataset's Mean/Std."""
@@ -237,8 +254,9 @@ class SampleBuilder:
         except (OSError, ValueError, EOFError) as error:
             raise SampleError(f"{location}: cannot read the motion features ({error})") from None
         if features.ndim != 2 or features.shape[0] == 0 or features.shape[1] != len(self.mean):
-            raise SampleError(f"{location}: features of shape {features.shape}, "
-                              f"expected (frames >= 1, {len(self.mean)})")
+            raise SampleError(
+                f"{location}: features of shape {features.shape}, expected (frames >= 1, {len(self.mean)})"
+            )
         if not np.isfinite(features).all():
             raise SampleError(f"{location}: NaN or Inf in the motion features")
         return (features.astype(np.float32) - self.mean) / self.std
@@ -264,9 +282,16 @@ class SampleBuilder:
     def _zeros(self, count: int) -> dict[str, np.ndarray]:
         """Every output column for `count` rows, all zero (an invalid row stays so)."""
         s = self.settings
-        shapes = {"motion": (s.max_motion_frames, len(self.mean)), "motion_length": (), "input_ids": (s.max_tokens,),
-                  "attention_mask": (s.max_tokens,), "frames": (s.num_video_frames, s.frame_size, s.frame_size, 3),
-                  "sentence_embedding": (self.embedding_dim,), "index": (), "valid": ()}
+        shapes = {
+            "motion": (s.max_motion_frames, len(self.mean)),
+            "motion_length": (),
+            "input_ids": (s.max_tokens,),
+            "attention_mask": (s.max_tokens,),
+            "frames": (s.num_video_frames, s.frame_size, s.frame_size, 3),
+            "sentence_embedding": (self.embedding_dim,),
+            "index": (),
+            "valid": (),
+        }
         if not self.with_video:
             del shapes["frames"]
         return {name: np.zeros((count, *shape), SAMPLE_DTYPES[name]) for name, shape in shapes.items()}
@@ -277,7 +302,7 @@ class SampleBuilder:
         for i in valid:
             sample = samples[i]
             columns["index"][i] = sample_index(sample.motion_id)
-            columns["motion"][i, :len(sample.motion)] = sample.motion
+            columns["motion"][i, : len(sample.motion)] = sample.motion
             columns["motion_length"][i] = len(sample.motion)
             columns["sentence_embedding"][i] = sample.embedding
             columns["valid"][i] = True
@@ -286,8 +311,8 @@ class SampleBuilder:
         if valid:
             input_ids, mask = tokenize(self.tokenizer, [samples[i].caption for i in valid], self.settings.max_tokens)
             columns["input_ids"][valid] = self.tokenizer.pad_token_id or 0
-            columns["input_ids"][valid, :input_ids.shape[1]] = input_ids.numpy()  # (V, L <= max_tokens)
-            columns["attention_mask"][valid, :mask.shape[1]] = mask.numpy()
+            columns["input_ids"][valid, : input_ids.shape[1]] = input_ids.numpy()  # (V, L <= max_tokens)
+            columns["attention_mask"][valid, : mask.shape[1]] = mask.numpy()
 
 
 @functools.lru_cache(maxsize=4)

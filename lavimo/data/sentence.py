@@ -13,7 +13,7 @@ from lavimo import pretrained
 
 
 def _pooling_mode(source: str) -> str:
-    """"mean" or "cls", from the sentence-transformers pooling config of a folder or hub id (mean without one)."""
+    """ "mean" or "cls", from the sentence-transformers pooling config of a folder or hub id (mean without one)."""
     config = Path(source) / "1_Pooling" / "config.json"
     if not os.path.isdir(source):
         from huggingface_hub import hf_hub_download

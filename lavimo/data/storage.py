@@ -94,10 +94,14 @@ def remove_leftover_temporaries(folder: str, modified_before: float) -> list[str
         return []
     removed = []
     for info in fs.get_file_info(pafs.FileSelector(path, recursive=True)):
-        if (info.type == pafs.FileType.File and _TEMPORARY.match(info.base_name)
-                and info.mtime is not None and info.mtime.timestamp() < modified_before):
+        if (
+            info.type == pafs.FileType.File
+            and _TEMPORARY.match(info.base_name)
+            and info.mtime is not None
+            and info.mtime.timestamp() < modified_before
+        ):
             fs.delete_file(info.path)
-            removed.append(info.path if not is_uri(folder) else join(folder, info.path[len(path):].lstrip("/")))
+            removed.append(info.path if not is_uri(folder) else join(folder, info.path[len(path) :].lstrip("/")))
     return sorted(removed)
 
 

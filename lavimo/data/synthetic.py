@@ -29,7 +29,12 @@ from lavimo.data import storage
 from lavimo.data.datasets import Caption
 from lavimo.data.features import canonicalize_joints, joints_to_features
 from lavimo.data.synthetic_body import (
-    MIRROR_JOINTS, SKELETON, euler_to_matrix, forward_kinematics, place_on_ground, sample_body,
+    MIRROR_JOINTS,
+    SKELETON,
+    euler_to_matrix,
+    forward_kinematics,
+    place_on_ground,
+    sample_body,
 )
 from lavimo.data.synthetic_captions import action_captions, mirror_text, sequence_captions, tokens
 from lavimo.data.synthetic_gestures import GESTURE_ACTIONS
@@ -118,8 +123,9 @@ def _segments(plan: list[tuple[Action, dict, int]]) -> tuple[Segment, ...]:
     return tuple(Segment(a.name, p, s, e) for (a, p, _), s, e in zip(plan, bounds[:-1], bounds[1:]))
 
 
-_LEG_JOINTS = [i for i, name in enumerate(SKELETON.joint_names)
-               if name.split("_")[-1] in ("hip", "knee", "ankle", "foot")]
+_LEG_JOINTS = [
+    i for i, name in enumerate(SKELETON.joint_names) if name.split("_")[-1] in ("hip", "knee", "ankle", "foot")
+]
 
 
 def _jitter(rng: np.random.Generator, frames: int) -> np.ndarray:
@@ -161,7 +167,8 @@ def _captions(rng: np.random.Generator, segments: tuple[Segment, ...]) -> tuple[
     whole = sequence_captions(rng, [(s.action, s.params) for s in segments], 2)
     parts = [(action_captions(rng, s.action, s.params, 1)[0], s) for s in segments]
     return tuple(_caption(t) for t in whole) + tuple(
-        _caption(t, round(s.start / FPS, 2), round(s.end / FPS, 2)) for t, s in parts)
+        _caption(t, round(s.start / FPS, 2), round(s.end / FPS, 2)) for t, s in parts
+    )
 
 
 def generate_motion(seed: int, index: int, composed_fraction: float = 1 / 3) -> SyntheticMotion:
@@ -182,7 +189,8 @@ def mirror_motion(motion: SyntheticMotion) -> SyntheticMotion:
     joints = motion.joints[:, list(MIRROR_JOINTS)].copy()  # (T, J, 3)
     joints[..., 0] *= -1
     segments = tuple(
-        Segment(s.action, {k: _mirror_value(v) for k, v in s.params.items()}, s.start, s.end) for s in motion.segments)
+        Segment(s.action, {k: _mirror_value(v) for k, v in s.params.items()}, s.start, s.end) for s in motion.segments
+    )
     captions = tuple(_caption(mirror_text(c.text), c.start, c.end) for c in motion.captions)
     return SyntheticMotion(joints=joints, segments=segments, captions=captions, body=motion.body)
 
@@ -272,9 +280,20 @@ def generate_synthetic_dataset(
             log.info("synthetic motions: %d/%d written to %s", index + 1, num_motions, root)
     ids = _write_index(root, splits, sorted(meta))
     _write_statistics(root, train_features, std_floor)
-    header = {"seed": seed, "num_originals": num_motions, "fps": FPS, "composed_fraction": composed_fraction,
-              "std_floor": std_floor, "motions": meta}
+    header = {
+        "seed": seed,
+        "num_originals": num_motions,
+        "fps": FPS,
+        "composed_fraction": composed_fraction,
+        "std_floor": std_floor,
+        "motions": meta,
+    }
     meta_text = json.dumps(header, indent=1, sort_keys=True)
     storage.write_bytes_atomic(storage.join(root, "synthetic_meta.json"), meta_text.encode())
-    return SyntheticSummary(root=root, num_motions=len(meta), num_captions=num_captions,
-                            split_counts={s: len(n) for s, n in ids.items()}, actions=tuple(sorted(actions)))
+    return SyntheticSummary(
+        root=root,
+        num_motions=len(meta),
+        num_captions=num_captions,
+        split_counts={s: len(n) for s, n in ids.items()},
+        actions=tuple(sorted(actions)),
+    )

@@ -21,7 +21,7 @@ JOINT = {name: index for index, name in enumerate(SKELETON.joint_names)}
 def _mirrored_name(name: str) -> str:
     for a, b in (("left_", "right_"), ("right_", "left_")):
         if name.startswith(a):
-            return b + name[len(a):]
+            return b + name[len(a) :]
     return name
 
 
@@ -29,18 +29,37 @@ MIRROR_JOINTS = tuple(JOINT[_mirrored_name(name)] for name in SKELETON.joint_nam
 
 # Bone vector from the parent, for a ~1.65 m body; right-side joints mirror these (x negated).
 _BASE_OFFSETS = {
-    "pelvis": (0.0, 0.0, 0.0), "left_hip": (0.09, -0.07, 0.0), "left_knee": (0.0, -0.40, 0.0),
-    "left_ankle": (0.0, -0.41, 0.0), "left_foot": (0.0, -0.06, 0.13), "spine1": (0.0, 0.10, -0.01),
-    "spine2": (0.0, 0.13, 0.0), "spine3": (0.0, 0.06, 0.01), "neck": (0.0, 0.21, -0.02),
-    "head": (0.0, 0.09, 0.05), "left_collar": (0.07, 0.12, -0.01), "left_shoulder": (0.12, 0.02, 0.0),
-    "left_elbow": (0.0, -0.27, 0.0), "left_wrist": (0.0, -0.25, 0.0),
+    "pelvis": (0.0, 0.0, 0.0),
+    "left_hip": (0.09, -0.07, 0.0),
+    "left_knee": (0.0, -0.40, 0.0),
+    "left_ankle": (0.0, -0.41, 0.0),
+    "left_foot": (0.0, -0.06, 0.13),
+    "spine1": (0.0, 0.10, -0.01),
+    "spine2": (0.0, 0.13, 0.0),
+    "spine3": (0.0, 0.06, 0.01),
+    "neck": (0.0, 0.21, -0.02),
+    "head": (0.0, 0.09, 0.05),
+    "left_collar": (0.07, 0.12, -0.01),
+    "left_shoulder": (0.12, 0.02, 0.0),
+    "left_elbow": (0.0, -0.27, 0.0),
+    "left_wrist": (0.0, -0.25, 0.0),
 }
 _HEAD_TOP = 0.12  # metres from the head joint to the top of the head
 # Proportion group of each bone (named by its child joint, without side).
 _GROUPS = {
-    "hip": "hips", "knee": "legs", "ankle": "legs", "foot": "legs", "spine1": "torso", "spine2": "torso",
-    "spine3": "torso", "neck": "torso", "head": "torso", "collar": "shoulders", "shoulder": "shoulders",
-    "elbow": "arms", "wrist": "arms",
+    "hip": "hips",
+    "knee": "legs",
+    "ankle": "legs",
+    "foot": "legs",
+    "spine1": "torso",
+    "spine2": "torso",
+    "spine3": "torso",
+    "neck": "torso",
+    "head": "torso",
+    "collar": "shoulders",
+    "shoulder": "shoulders",
+    "elbow": "arms",
+    "wrist": "arms",
 }
 _CONTACT_SCALE = 0.01  # metres: foot joints this much above the lowest one carry e^-1 of its weight
 FOOT_JOINTS = SKELETON.left_foot + SKELETON.right_foot  # (ankle, toe) left, then right

@@ -14,8 +14,16 @@ import numpy as np
 from lavimo.data.synthetic_lexicon import LEXICON
 
 # (subject, possessive); "a person" is listed three times to make it the most frequent, as in HumanML3D.
-_SUBJECTS = (("a person", "their"), ("a person", "their"), ("a person", "their"), ("someone", "their"),
-             ("the person", "their"), ("a man", "his"), ("the man", "his"), ("a woman", "her"))
+_SUBJECTS = (
+    ("a person", "their"),
+    ("a person", "their"),
+    ("a person", "their"),
+    ("someone", "their"),
+    ("the person", "their"),
+    ("a man", "his"),
+    ("the man", "his"),
+    ("a woman", "her"),
+)
 _NUMBERS = {3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight"}
 
 
@@ -36,34 +44,69 @@ def _gait(verb: str, extra: tuple[str, ...]):
         d = p["path"]
         if d == "straight":
             return _pace((f"{verb} forward", f"{verb}", f"{verb} straight ahead") + extra, p["speed"])
-        return _pace((f"{verb} forward and turns {d}", f"{verb} in a curve to the {d}", f"{verb} while turning {d}",
-                      f"{verb}"), p["speed"])
+        return _pace(
+            (f"{verb} forward and turns {d}", f"{verb} in a curve to the {d}", f"{verb} while turning {d}", f"{verb}"),
+            p["speed"],
+        )
+
     return phrases
 
 
 def _walk_backward(p):
-    return _pace(("walks backwards", "walks backward", "steps backwards", "moves backward",
-                  "takes a few steps back", "walks in reverse"), p["speed"])
+    return _pace(
+        (
+            "walks backwards",
+            "walks backward",
+            "steps backwards",
+            "moves backward",
+            "takes a few steps back",
+            "walks in reverse",
+        ),
+        p["speed"],
+    )
 
 
 def _sidestep(p):
     d = p["side"]
-    return _pace((f"sidesteps to the {d}", f"steps sideways to the {d}", f"side steps {d}", f"shuffles to the {d}",
-                  f"moves sideways to {{their}} {d}", "steps sideways"), p["speed"])
+    return _pace(
+        (
+            f"sidesteps to the {d}",
+            f"steps sideways to the {d}",
+            f"side steps {d}",
+            f"shuffles to the {d}",
+            f"moves sideways to {{their}} {d}",
+            "steps sideways",
+        ),
+        p["speed"],
+    )
 
 
 def _turn(p):
     d = p["side"]
     if p["angle"] == 180:
-        return ("turns around", f"turns around to the {d}", "turns 180 degrees", "turns to face the other way",
-                f"spins around to the {d}")
-    return (f"turns {d}", f"turns to the {d}", f"turns 90 degrees to the {d}", f"makes a {d} turn",
-            f"turns to {{their}} {d}", f"rotates to the {d}")
+        return (
+            "turns around",
+            f"turns around to the {d}",
+            "turns 180 degrees",
+            "turns to face the other way",
+            f"spins around to the {d}",
+        )
+    return (
+        f"turns {d}",
+        f"turns to the {d}",
+        f"turns 90 degrees to the {d}",
+        f"makes a {d} turn",
+        f"turns to {{their}} {d}",
+        f"rotates to the {d}",
+    )
 
 
 def _jump(p):
-    base = ("jumps forward", "leaps forward", "jumps forward with both feet") if p["distance"] else (
-        "jumps up", "jumps in place", "jumps straight up")
+    base = (
+        ("jumps forward", "leaps forward", "jumps forward with both feet")
+        if p["distance"]
+        else ("jumps up", "jumps in place", "jumps straight up")
+    )
     extra = ("jumps high",) if p["height"] > 0.3 else ()
     return base + extra + ("jumps", f"jumps {_times(p['count'])}") + (("jumps up and down",) if p["count"] > 1 else ())
 
@@ -71,14 +114,28 @@ def _jump(p):
 def _hop(p):
     s = p["side"]
     forward = ("hops forward on one leg",) if p["distance"] else ()
-    return (f"hops on {{their}} {s} leg", f"hops on the {s} foot", "hops on one leg", "hops on one foot",
-            f"jumps on {{their}} {s} foot", f"balances on the {s} leg and hops") + forward
+    return (
+        f"hops on {{their}} {s} leg",
+        f"hops on the {s} foot",
+        "hops on one leg",
+        "hops on one foot",
+        f"jumps on {{their}} {s} foot",
+        f"balances on the {s} leg and hops",
+    ) + forward
 
 
 def _jumping_jacks(p):
     number = _NUMBERS.get(p["count"], "a few")
-    return _pace(("does jumping jacks", "performs jumping jacks", f"does {number} jumping jacks", "does star jumps",
-                  "jumps while spreading {their} arms and legs"), p["speed"])
+    return _pace(
+        (
+            "does jumping jacks",
+            "performs jumping jacks",
+            f"does {number} jumping jacks",
+            "does star jumps",
+            "jumps while spreading {their} arms and legs",
+        ),
+        p["speed"],
+    )
 
 
 def _squat(p):
@@ -91,18 +148,40 @@ def _kick(p):
     s = p["side"]
     high = ("kicks high",) if p["height"] > 1.25 else ()
     twice = ("kicks twice",) if p["count"] == 2 else ()
-    return (f"kicks with {{their}} {s} leg", f"kicks with the {s} foot", f"kicks forward with the {s} leg",
-            "kicks", "kicks forward", f"does a {s} kick") + high + twice
+    return (
+        (
+            f"kicks with {{their}} {s} leg",
+            f"kicks with the {s} foot",
+            f"kicks forward with the {s} leg",
+            "kicks",
+            "kicks forward",
+            f"does a {s} kick",
+        )
+        + high
+        + twice
+    )
 
 
 def _punch(p):
     if p["alternate"]:
-        phrases = ("punches", "throws punches", "boxes", "punches with both fists", "throws a series of punches",
-                   "punches the air")
+        phrases = (
+            "punches",
+            "throws punches",
+            "boxes",
+            "punches with both fists",
+            "throws a series of punches",
+            "punches the air",
+        )
     else:
         s = p["side"]
-        phrases = (f"punches with {{their}} {s} hand", f"punches with the {s} fist", f"throws a {s} punch",
-                   f"jabs with the {s} hand", "punches", "punches forward")
+        phrases = (
+            f"punches with {{their}} {s} hand",
+            f"punches with the {s} fist",
+            f"throws a {s} punch",
+            f"jabs with the {s} hand",
+            "punches",
+            "punches forward",
+        )
     return _pace(phrases, p["speed"], fast=1.25)
 
 
@@ -111,14 +190,21 @@ def _wave(p):
     if s == "both":
         phrases = ("waves both hands", "waves with both arms", "waves", "raises both arms and waves", "waves hello")
     else:
-        phrases = (f"waves with {{their}} {s} hand", f"waves {{their}} {s} hand",
-                   f"raises {{their}} {s} hand and waves", f"waves hello with the {s} hand", "waves", "waves hello")
+        phrases = (
+            f"waves with {{their}} {s} hand",
+            f"waves {{their}} {s} hand",
+            f"raises {{their}} {s} hand and waves",
+            f"waves hello with the {s} hand",
+            "waves",
+            "waves hello",
+        )
     return _pace(phrases, p["speed"])
 
 
 def _clap(p):
-    return _pace(("claps", "claps {their} hands", "claps hands", "claps {their} hands together", "applauds"),
-                 p["speed"])
+    return _pace(
+        ("claps", "claps {their} hands", "claps hands", "claps {their} hands together", "applauds"), p["speed"]
+    )
 
 
 def _sit_down(p):
@@ -126,23 +212,38 @@ def _sit_down(p):
 
 
 def _stand_up(p):
-    return _pace(("stands up", "gets up", "rises from a chair", "stands up from a chair",
-                  "gets up from a seated position"), p["speed"])
+    return _pace(
+        ("stands up", "gets up", "rises from a chair", "stands up from a chair", "gets up from a seated position"),
+        p["speed"],
+    )
 
 
 def _bend_over(p):
     deep = ("bends over and touches {their} toes",) if p["depth"] > 0.85 else ()
-    return _pace(("bends over", "bends forward", "bends down", "leans forward and bends down",
-                  "bends at the waist") + deep, p["speed"])
+    return _pace(
+        ("bends over", "bends forward", "bends down", "leans forward and bends down", "bends at the waist") + deep,
+        p["speed"],
+    )
 
 
 def _throw(p):
     s = p["side"]
     if p["style"] == "underhand":
-        return ("tosses something underhand", f"throws a ball underhand with {{their}} {s} hand", "tosses a ball",
-                "makes an underhand throw", "throws something")
-    return (f"throws something with {{their}} {s} hand", "throws a ball", f"throws a ball with the {s} hand",
-            "makes a throwing motion", f"throws an object overhand with the {s} arm", "throws something")
+        return (
+            "tosses something underhand",
+            f"throws a ball underhand with {{their}} {s} hand",
+            "tosses a ball",
+            "makes an underhand throw",
+            "throws something",
+        )
+    return (
+        f"throws something with {{their}} {s} hand",
+        "throws a ball",
+        f"throws a ball with the {s} hand",
+        "makes a throwing motion",
+        f"throws an object overhand with the {s} arm",
+        "throws something",
+    )
 
 
 _DANCE_STYLES = {
@@ -153,8 +254,9 @@ _DANCE_STYLES = {
 
 
 def _dance(p):
-    return _pace(("dances", "dances in place", "does a little dance", "is dancing") + _DANCE_STYLES[p["style"]],
-                 p["speed"])
+    return _pace(
+        ("dances", "dances in place", "does a little dance", "is dancing") + _DANCE_STYLES[p["style"]], p["speed"]
+    )
 
 
 def _idle(p):
@@ -167,9 +269,22 @@ PHRASES = {
     "walk": _gait("walks", ("takes a few steps forward", "strolls forward")),
     "jog": _gait("jogs", ("runs at a slow pace", "is jogging")),
     "run": _gait("runs", ("sprints forward", "is running")),
-    "walk_backward": _walk_backward, "sidestep": _sidestep, "turn": _turn, "jump": _jump, "hop": _hop,
-    "jumping_jacks": _jumping_jacks, "squat": _squat, "kick": _kick, "punch": _punch, "wave": _wave, "clap": _clap,
-    "sit_down": _sit_down, "stand_up": _stand_up, "bend_over": _bend_over, "throw": _throw, "dance": _dance,
+    "walk_backward": _walk_backward,
+    "sidestep": _sidestep,
+    "turn": _turn,
+    "jump": _jump,
+    "hop": _hop,
+    "jumping_jacks": _jumping_jacks,
+    "squat": _squat,
+    "kick": _kick,
+    "punch": _punch,
+    "wave": _wave,
+    "clap": _clap,
+    "sit_down": _sit_down,
+    "stand_up": _stand_up,
+    "bend_over": _bend_over,
+    "throw": _throw,
+    "dance": _dance,
     "idle": _idle,
 }
 _CONNECTORS = {

@@ -6,7 +6,20 @@ import numpy as np
 
 from lavimo.data.synthetic_body import JOINT
 from lavimo.data.synthetic_poses import (
-    Action, Track, arm, crouch, envelope, keyframes, leg, lift_foot, other, pick, reps, sign, spine, still,
+    Action,
+    Track,
+    arm,
+    crouch,
+    envelope,
+    keyframes,
+    leg,
+    lift_foot,
+    other,
+    pick,
+    reps,
+    sign,
+    spine,
+    still,
     uniform,
 )
 
@@ -14,8 +27,12 @@ _DOWN_HOLD_UP = ((0.0, 0.0), (0.4, 1.0), (0.6, 1.0), (1.0, 0.0))
 
 
 def _squat_sample(rng):
-    params = {"count": pick(rng, (1, 2, 3)), "depth": uniform(rng, 0.7, 1.2), "speed": uniform(rng, 0.7, 1.3),
-              "arms_forward": uniform(rng, 0.6, 1.5)}
+    params = {
+        "count": pick(rng, (1, 2, 3)),
+        "depth": uniform(rng, 0.7, 1.2),
+        "speed": uniform(rng, 0.7, 1.3),
+        "arms_forward": uniform(rng, 0.6, 1.5),
+    }
     return params, params["count"] * 2.0 / params["speed"] + uniform(rng, 0.5, 1.5)
 
 
@@ -31,8 +48,12 @@ def _squat_animate(n, fps, p):
 
 
 def _kick_sample(rng):
-    params = {"side": pick(rng, ("left", "right")), "count": pick(rng, (1, 1, 2)), "height": uniform(rng, 0.9, 1.5),
-              "speed": uniform(rng, 0.8, 1.3)}
+    params = {
+        "side": pick(rng, ("left", "right")),
+        "count": pick(rng, (1, 1, 2)),
+        "height": uniform(rng, 0.9, 1.5),
+        "speed": uniform(rng, 0.8, 1.3),
+    }
     return params, params["count"] * 1.0 / params["speed"] + uniform(rng, 1.0, 2.0)
 
 
@@ -52,8 +73,12 @@ def _kick_animate(n, fps, p):
 
 def _punch_sample(rng):
     count = int(rng.integers(2, 7))
-    params = {"side": pick(rng, ("left", "right")), "count": count, "alternate": bool(rng.random() < 0.5),
-              "speed": uniform(rng, 0.8, 1.4)}
+    params = {
+        "side": pick(rng, ("left", "right")),
+        "count": count,
+        "alternate": bool(rng.random() < 0.5),
+        "speed": uniform(rng, 0.8, 1.4),
+    }
     return params, count * 0.6 / params["speed"] + uniform(rng, 1.0, 2.0)
 
 
@@ -144,16 +169,23 @@ def _bend_animate(n, fps, p):
 
 
 def _throw_sample(rng):
-    params = {"side": pick(rng, ("left", "right", "right")), "style": pick(rng, ("overhand", "overhand", "underhand")),
-              "speed": uniform(rng, 0.8, 1.3)}
+    params = {
+        "side": pick(rng, ("left", "right", "right")),
+        "style": pick(rng, ("overhand", "overhand", "underhand")),
+        "speed": uniform(rng, 0.8, 1.3),
+    }
     return params, uniform(rng, 2.0, 4.0)
 
 
 _THROWS = {  # style -> (arm forward keys, elbow keys)
-    "overhand": (((0.0, 0.0), (0.4, 2.7), (0.55, 2.9), (0.68, 1.4), (0.8, 0.9), (1.0, 0.0)),
-                 ((0.0, 0.0), (0.4, 1.0), (0.55, 1.9), (0.68, 0.2), (0.8, 0.4), (1.0, 0.0))),
-    "underhand": (((0.0, 0.0), (0.45, -0.9), (0.7, 1.5), (0.82, 1.2), (1.0, 0.0)),
-                  ((0.0, 0.0), (0.45, 0.2), (0.7, 0.3), (1.0, 0.0))),
+    "overhand": (
+        ((0.0, 0.0), (0.4, 2.7), (0.55, 2.9), (0.68, 1.4), (0.8, 0.9), (1.0, 0.0)),
+        ((0.0, 0.0), (0.4, 1.0), (0.55, 1.9), (0.68, 0.2), (0.8, 0.4), (1.0, 0.0)),
+    ),
+    "underhand": (
+        ((0.0, 0.0), (0.45, -0.9), (0.7, 1.5), (0.82, 1.2), (1.0, 0.0)),
+        ((0.0, 0.0), (0.45, 0.2), (0.7, 0.3), (1.0, 0.0)),
+    ),
 }
 
 
@@ -162,19 +194,30 @@ def _throw_animate(n, fps, p):
     track = still(n)
     u, _ = reps(n, 1, 1.4 / p["speed"] * fps)
     forward_keys, elbow_keys = _THROWS[p["style"]]
-    arm(track.angles, p["side"], forward=keyframes(u, forward_keys), elbow=keyframes(u, elbow_keys),
-        abduct=0.3 * keyframes(u, ((0.0, 0.0), (0.45, 1.0), (0.7, 0.0), (1.0, 0.0))))
+    arm(
+        track.angles,
+        p["side"],
+        forward=keyframes(u, forward_keys),
+        elbow=keyframes(u, elbow_keys),
+        abduct=0.3 * keyframes(u, ((0.0, 0.0), (0.45, 1.0), (0.7, 0.0), (1.0, 0.0))),
+    )
     arm(track.angles, other(p["side"]), forward=0.4 * keyframes(u, ((0.0, 0.0), (0.45, 1.0), (1.0, 0.0))), elbow=0.5)
     s = sign(p["side"])
-    spine(track.angles, twist=s * keyframes(u, ((0.0, 0.0), (0.5, 0.5), (0.7, -0.4), (1.0, 0.0))),
-          flex=keyframes(u, ((0.0, 0.0), (0.5, -0.1), (0.7, 0.35), (1.0, 0.0))))
+    spine(
+        track.angles,
+        twist=s * keyframes(u, ((0.0, 0.0), (0.5, 0.5), (0.7, -0.4), (1.0, 0.0))),
+        flex=keyframes(u, ((0.0, 0.0), (0.5, -0.1), (0.7, 0.35), (1.0, 0.0))),
+    )
     leg(track.angles, other(p["side"]), flex=0.35 * keyframes(u, ((0.0, 0.0), (0.45, 1.0), (0.85, 1.0), (1.0, 0.0))))
     return track
 
 
 def _dance_sample(rng):
-    params = {"style": pick(rng, ("arms", "sway", "steps")), "speed": uniform(rng, 0.8, 1.3),
-              "phase": uniform(rng, 0.0, 1.0)}
+    params = {
+        "style": pick(rng, ("arms", "sway", "steps")),
+        "speed": uniform(rng, 0.8, 1.3),
+        "phase": uniform(rng, 0.0, 1.0),
+    }
     return params, uniform(rng, 3.0, 9.0)
 
 

@@ -6,10 +6,22 @@ import numpy as np
 
 from lavimo.data.synthetic_body import JOINT
 from lavimo.data.synthetic_poses import (
-    NUM_JOINTS, Action, arm, crouch, envelope, keyframes, leg, lift_foot, other, pick, reps, sign, spine, still,
+    NUM_JOINTS,
+    Action,
+    arm,
+    crouch,
+    envelope,
+    keyframes,
+    leg,
+    lift_foot,
+    other,
+    pick,
+    reps,
+    sign,
+    spine,
+    still,
     uniform,
 )
-
 
 _KNEE_LEAD = 0.5  # radians of the gait cycle by which the knee bend leads the leg's swing
 
@@ -31,8 +43,13 @@ def _gait(n, fps, p, freq, knee_lift, elbow, lean, direction=1.0):
 
 
 def _gait_params(rng, speed, stride, paths):
-    return {"speed": uniform(rng, *speed), "stride": uniform(rng, *stride), "path": pick(rng, paths),
-            "turn_rate": uniform(rng, 0.25, 0.6), "phase": uniform(rng, 0.0, 1.0)}
+    return {
+        "speed": uniform(rng, *speed),
+        "stride": uniform(rng, *stride),
+        "path": pick(rng, paths),
+        "turn_rate": uniform(rng, 0.25, 0.6),
+        "phase": uniform(rng, 0.0, 1.0),
+    }
 
 
 def _gait_action(name, speed, stride, freq, knee_lift, elbow, lean, flight, direction=1.0):
@@ -54,8 +71,12 @@ def _gait_action(name, speed, stride, freq, knee_lift, elbow, lean, flight, dire
 
 
 def _sidestep_sample(rng):
-    params = {"side": pick(rng, ("left", "right")), "speed": uniform(rng, 0.7, 1.3), "width": uniform(rng, 0.2, 0.35),
-              "phase": uniform(rng, 0.0, 0.3)}
+    params = {
+        "side": pick(rng, ("left", "right")),
+        "speed": uniform(rng, 0.7, 1.3),
+        "width": uniform(rng, 0.2, 0.35),
+        "phase": uniform(rng, 0.0, 0.3),
+    }
     return params, uniform(rng, 2.5, 6.0)
 
 
@@ -133,8 +154,13 @@ def _jump_animate(n, fps, p):
 
 def _hop_sample(rng):
     count = int(rng.integers(2, 6))
-    params = {"side": pick(rng, ("left", "right")), "count": count, "height": uniform(rng, 0.06, 0.15),
-              "distance": pick(rng, (0.0, uniform(rng, 0.15, 0.35))), "speed": uniform(rng, 0.8, 1.25)}
+    params = {
+        "side": pick(rng, ("left", "right")),
+        "count": count,
+        "height": uniform(rng, 0.06, 0.15),
+        "distance": pick(rng, (0.0, uniform(rng, 0.15, 0.35))),
+        "speed": uniform(rng, 0.8, 1.25),
+    }
     return params, count * 0.7 / params["speed"] + uniform(rng, 1.0, 2.0)
 
 
@@ -178,8 +204,17 @@ LOCOMOTION_ACTIONS = (
     _gait_action("walk", (0.7, 1.4), (0.3, 0.45), freq=0.9, knee_lift=0.7, elbow=0.2, lean=0.0, flight=0.0),
     _gait_action("jog", (0.8, 1.25), (0.4, 0.55), freq=1.25, knee_lift=1.3, elbow=1.3, lean=0.1, flight=0.03),
     _gait_action("run", (0.85, 1.25), (0.55, 0.7), freq=1.45, knee_lift=1.8, elbow=1.5, lean=0.2, flight=0.07),
-    _gait_action("walk_backward", (0.6, 1.2), (0.25, 0.4), freq=0.8, knee_lift=0.6, elbow=0.2, lean=-0.05, flight=0.0,
-                 direction=-1.0),
+    _gait_action(
+        "walk_backward",
+        (0.6, 1.2),
+        (0.25, 0.4),
+        freq=0.8,
+        knee_lift=0.6,
+        elbow=0.2,
+        lean=-0.05,
+        flight=0.0,
+        direction=-1.0,
+    ),
     Action("sidestep", _sidestep_sample, _sidestep_animate),
     Action("turn", _turn_sample, _turn_animate),
     Action("jump", _jump_sample, _jump_animate),

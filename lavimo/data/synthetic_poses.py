@@ -8,8 +8,8 @@ rounded plain numbers and strings, so they go to JSON and regenerate the same mo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

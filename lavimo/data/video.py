@@ -55,8 +55,9 @@ def probe_video(path: str | os.PathLike, *, num_threads: int = 1) -> VideoMeta:
     """Frame count, average frame rate and frame size (decodes the first frame to learn the size)."""
     reader = _open(path, num_threads)
     first = _decode(reader, np.array([0]), path)  # (1, H, W, 3)
-    return VideoMeta(num_frames=len(reader), fps=float(reader.get_avg_fps()),
-                     width=int(first.shape[2]), height=int(first.shape[1]))
+    return VideoMeta(
+        num_frames=len(reader), fps=float(reader.get_avg_fps()), width=int(first.shape[2]), height=int(first.shape[1])
+    )
 
 
 def _decode(reader, indices: np.ndarray, path) -> np.ndarray:
@@ -84,7 +85,7 @@ def _packed_rgb(frame: np.ndarray) -> np.ndarray:
     height, width, channels = frame.shape
     if channels == 3:
         return frame
-    return frame.reshape(height, width * channels)[:, :3 * width].reshape(height, width, 3)
+    return frame.reshape(height, width * channels)[:, : 3 * width].reshape(height, width, 3)
 
 
 def decode_frames(path: str | os.PathLike, frame_indices, *, num_threads: int = 1) -> np.ndarray:
@@ -126,8 +127,9 @@ def uniform_frame_indices(start_frame: int, end_frame: int, count: int, *, num_f
     return np.clip(np.floor(centres).astype(np.int64), start_frame, end_frame - 1)
 
 
-def frame_window(path: str | os.PathLike, start_s: float = 0.0, end_s: float = math.inf, *,
-                 num_threads: int = 1) -> tuple[int, int]:
+def frame_window(
+    path: str | os.PathLike, start_s: float = 0.0, end_s: float = math.inf, *, num_threads: int = 1
+) -> tuple[int, int]:
     """The frames [first, last) whose middle instant lies in [start_s, end_s) seconds of the video's own timestamps
     (variable frame rates included); at least one frame, the one on screen at start_s when the window is shorter
     than a frame. VideoError when the window starts at or after the video's end."""
@@ -136,8 +138,9 @@ def frame_window(path: str | os.PathLike, start_s: float = 0.0, end_s: float = m
     reader = _open(path, num_threads)
     times = reader.get_frame_timestamp(range(len(reader)))  # (N, 2) seconds each frame is shown from and until
     if start_s >= times[-1, 1]:
-        raise VideoError(f"{os.fspath(path)}: the window starts at {start_s:g} s, at or after the video's end "
-                         f"({times[-1, 1]:.2f} s)")
+        raise VideoError(
+            f"{os.fspath(path)}: the window starts at {start_s:g} s, at or after the video's end ({times[-1, 1]:.2f} s)"
+        )
     middles = times.mean(axis=1)  # (N,) seconds
     first = min(int(np.searchsorted(middles, start_s)), len(middles) - 1)
     return first, max(int(np.searchsorted(middles, end_s)), first + 1)

@@ -41,9 +41,13 @@ def record_evaluation(evaluation: Evaluation, uri: str, run_id: str, run_folder:
     logger.metrics(evaluation.metrics(), step=step)
     name = f"{evaluation.split}_results"
     logger.artifact_text(evaluation.tables, f"{name}.md")
-    document = {"checkpoint": evaluation.checkpoint, "notes": evaluation.protocols.notes,
-                "dissimilar_ids": evaluation.protocols.dissimilar_ids, "protocols": evaluation.protocols.results,
-                HELD_OUT_STYLE: evaluation.held_out.to_dict()}
+    document = {
+        "checkpoint": evaluation.checkpoint,
+        "notes": evaluation.protocols.notes,
+        "dissimilar_ids": evaluation.protocols.dissimilar_ids,
+        "protocols": evaluation.protocols.results,
+        HELD_OUT_STYLE: evaluation.held_out.to_dict(),
+    }
     logger.artifact_text(json.dumps(document, indent=2), f"{name}.json")
 
 
@@ -53,12 +57,20 @@ def run_evaluation(request: EvaluationRequest) -> tuple[Evaluation, str, str]:
     folder = str(checkpoint.whole_checkpoint(request.checkpoint))
     config = checkpoint.read_config(folder)
     uri, run_id = _mlflow_run(folder, config)
-    resources = {"workers": request.workers, "cpus_per_worker": config.train.decode_cpus,
-                 "gpus_per_worker": request.gpus_per_worker}
-    evaluation = evaluate_checkpoint(folder, request.prepared or config.data.prepared, request.split,
-                                     request.folder or default_folder(folder, request.split),
-                                     dissimilar_ids_file=request.dissimilar_ids_file,
-                                     published_file=request.published_file, **resources)
+    resources = {
+        "workers": request.workers,
+        "cpus_per_worker": config.train.decode_cpus,
+        "gpus_per_worker": request.gpus_per_worker,
+    }
+    evaluation = evaluate_checkpoint(
+        folder,
+        request.prepared or config.data.prepared,
+        request.split,
+        request.folder or default_folder(folder, request.split),
+        dissimilar_ids_file=request.dissimilar_ids_file,
+        published_file=request.published_file,
+        **resources,
+    )
     step = int(checkpoint.read_progress(folder).get("epoch", 0))
     run_folder = storage.absolute(folder).rstrip("/").rsplit("/", 1)[0]
     record_evaluation(evaluation, uri, run_id, run_folder, step)
@@ -101,12 +113,20 @@ def promote(checkpoint_folder: str, model_uri: str | None, alias: str) -> str:
         name = config.train.registered_model or config.train.experiment
         version = registry.version_of_checkpoint(uri, name, checkpoint_folder)
         if version is None:
-            raise SystemExit(f"--alias {alias}: {checkpoint_folder} has no version in model {name!r} of the "
-                             f"registry at {uri} (a training job registers only its best checkpoint)")
+            raise SystemExit(
+                f"--alias {alias}: {checkpoint_folder} has no version in model {name!r} of the "
+                f"registry at {uri} (a training job registers only its best checkpoint)"
+            )
     registry.set_alias(uri, name, version, alias)
     return f"models:/{name}@{alias} -> version {version} ({checkpoint_folder})"
 
 
 def describe(evaluation: Evaluation, uri: str, run_id: str) -> str:
-    return "\n".join([evaluation.tables, f"results: {evaluation.folder} (results.md, results.json, dissimilar_ids.txt)",
-                      f"MLflow run: {run_id} in {uri}", f"see it with: {tracking.ui_command(uri)}"])
+    return "\n".join(
+        [
+            evaluation.tables,
+            f"results: {evaluation.folder} (results.md, results.json, dissimilar_ids.txt)",
+            f"MLflow run: {run_id} in {uri}",
+            f"see it with: {tracking.ui_command(uri)}",
+        ]
+    )

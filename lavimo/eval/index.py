@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -43,8 +43,15 @@ class MotionIndex:
         self._table = torch.from_numpy(self.vectors)  # (N, C), the same memory
 
     @classmethod
-    def build(cls, ids: Sequence[str], vectors: np.ndarray, *, durations: Sequence[float],
-              captions: Sequence[Sequence[str]], dtype: str = "float32") -> "MotionIndex":
+    def build(
+        cls,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        *,
+        durations: Sequence[float],
+        captions: Sequence[Sequence[str]],
+        dtype: str = "float32",
+    ) -> MotionIndex:
         """Checks that every row of vectors (N, C) is finite and unit-length, then stores it as `dtype`."""
         if dtype not in DTYPES:
             raise ValueError(f"MotionIndex.build: dtype {dtype!r} is not one of {DTYPES}")
@@ -84,8 +91,10 @@ class MotionIndex:
         given = np.asarray(queries, dtype=np.float32)
         queries = given[None] if given.ndim == 1 else given  # (Q, C)
         if queries.ndim != 2 or queries.shape[1] != self.dim:
-            raise ValueError(f"MotionIndex.search: queries of shape {given.shape}, expected (Q, {self.dim}) "
-                             f"or ({self.dim},) for this index of dimension {self.dim}")
+            raise ValueError(
+                f"MotionIndex.search: queries of shape {given.shape}, expected (Q, {self.dim}) "
+                f"or ({self.dim},) for this index of dimension {self.dim}"
+            )
         if not np.isfinite(queries).all():
             bad = np.flatnonzero(~np.isfinite(queries).all(axis=1)).tolist()
             raise ValueError(f"MotionIndex.search: queries {bad[:5]} contain NaN or infinity")
@@ -96,12 +105,15 @@ class MotionIndex:
     def save(self, location: str) -> None:
         """One safetensors file (vectors, durations, ids and captions as UTF-8 JSON), written atomically."""
         records = json.dumps({"ids": self.ids, "captions": self.captions}, ensure_ascii=False).encode("utf-8")
-        tensors = {"vectors": self.vectors, "durations": self.durations,
-                   "records_json": np.frombuffer(records, dtype=np.uint8)}
+        tensors = {
+            "vectors": self.vectors,
+            "durations": self.durations,
+            "records_json": np.frombuffer(records, dtype=np.uint8),
+        }
         storage.write_bytes_atomic(location, save_safetensors(tensors, metadata={"format": FORMAT}))
 
     @classmethod
-    def load(cls, location: str) -> "MotionIndex":
+    def load(cls, location: str) -> MotionIndex:
         """Reads what `save` wrote (a local path or a URI); ValueError names the file when it is not an index."""
         try:
             tensors = load_safetensors(storage.read_bytes(location))
@@ -124,7 +136,7 @@ def _inner_products(table: torch.Tensor, queries: np.ndarray) -> np.ndarray:
 def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """scores (Q, N) -> the k best of each row, best first, ties by row: (scores (Q, k), rows (Q, k) int64)."""
     count = scores.shape[1]
-    candidates = np.argpartition(scores, count - k, axis=1)[:, count - k:]  # (Q, k), unordered
+    candidates = np.argpartition(scores, count - k, axis=1)[:, count - k :]  # (Q, k), unordered
     query = np.arange(len(scores))[:, None]  # (Q, 1)
     picked = scores[query, candidates]  # (Q, k)
     order = np.lexsort((candidates, -picked), axis=1)  # by score descending, then row ascending
@@ -157,5 +169,7 @@ def _check_unit_rows(ids: list[str], vectors: np.ndarray) -> None:
     off = np.flatnonzero(np.abs(norms - 1.0) > UNIT_TOLERANCE)
     if len(off):
         examples = {ids[row]: round(float(norms[row]), 4) for row in off[:5]}
-        raise ValueError(f"MotionIndex.build: {len(off)} vectors are not unit-length (|norm - 1| > "
-                         f"{UNIT_TOLERANCE}), e.g. {examples}; normalise the embeddings first")
+        raise ValueError(
+            f"MotionIndex.build: {len(off)} vectors are not unit-length (|norm - 1| > "
+            f"{UNIT_TOLERANCE}), e.g. {examples}; normalise the embeddings first"
+        )

@@ -48,8 +48,13 @@ def same_caption(captions: Sequence[str]) -> np.ndarray:
     return texts[:, None] == texts[None, :]
 
 
-def ground_truth_ranks(similarity: np.ndarray, caption_embeddings: np.ndarray | None = None,
-                       threshold: float | None = None, *, correct: np.ndarray | None = None) -> np.ndarray:
+def ground_truth_ranks(
+    similarity: np.ndarray,
+    caption_embeddings: np.ndarray | None = None,
+    threshold: float | None = None,
+    *,
+    correct: np.ndarray | None = None,
+) -> np.ndarray:
     """similarity: (N, N), the ground truth of query i is gallery item i -> (N,) 0-based ranks.
 
     A rank is the position of the ground-truth score in its row sorted by decreasing similarity; the
@@ -73,8 +78,10 @@ def ground_truth_ranks(similarity: np.ndarray, caption_embeddings: np.ndarray | 
         correct = np.eye(len(similarity), dtype=bool)  # (N, N)
     else:
         if np.shape(caption_embeddings)[:1] != similarity.shape[:1]:
-            raise ValueError(f"caption_embeddings has {np.shape(caption_embeddings)[:1]} rows, "
-                             f"the similarity matrix {len(similarity)}")
+            raise ValueError(
+                f"caption_embeddings has {np.shape(caption_embeddings)[:1]} rows, "
+                f"the similarity matrix {len(similarity)}"
+            )
         correct = correct_matches(caption_embeddings, threshold)
     truth = np.where(correct, similarity, -np.inf).max(axis=1)[:, None]  # (N, 1) best correct score
     higher = (similarity > truth).sum(axis=1)  # (N,)
@@ -101,7 +108,12 @@ def recall_metrics(ranks: np.ndarray) -> dict[str, float]:
     return metrics
 
 
-def retrieval_metrics(similarity: np.ndarray, caption_embeddings: np.ndarray | None = None,
-                      threshold: float | None = None, *, correct: np.ndarray | None = None) -> dict[str, float]:
+def retrieval_metrics(
+    similarity: np.ndarray,
+    caption_embeddings: np.ndarray | None = None,
+    threshold: float | None = None,
+    *,
+    correct: np.ndarray | None = None,
+) -> dict[str, float]:
     """R@1,2,3,5,10 and MedR of the queries (rows) of a square similarity matrix (see ground_truth_ranks)."""
     return recall_metrics(ground_truth_ranks(similarity, caption_embeddings, threshold, correct=correct))

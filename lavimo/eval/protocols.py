@@ -46,8 +46,9 @@ def available_directions(embeddings: Mapping[str, np.ndarray]) -> list[str]:
     return [name for name, (query, gallery) in DIRECTIONS.items() if query in embeddings and gallery in embeddings]
 
 
-def all_protocol(embeddings: Mapping[str, np.ndarray], threshold: float | None = None,
-                 correct: np.ndarray | None = None) -> Results:
+def all_protocol(
+    embeddings: Mapping[str, np.ndarray], threshold: float | None = None, correct: np.ndarray | None = None
+) -> Results:
     """The "All" protocol: every pair of the split; directions whose modalities are missing are left out.
     With a threshold, "All with threshold": items whose caption matches the query's (embeddings["sentence"])
     count as correct too (see lavimo.eval.metrics.correct_matches); or `correct` (N, N) bool names them."""
@@ -76,8 +77,12 @@ def threshold_protocol_name(threshold: float) -> str:
 
 def protocol_label(name: str) -> str:
     """The paper's name of a protocol: "threshold_0.8" -> "(b) All with threshold 0.8 (paper text)"."""
-    fixed = {"all": "(a) All", "dissimilar": "(c) Dissimilar subset", "small_batches": "(d) Small batches",
-             "exact_caption": "(e) Exact-caption pairs (MotionPatches; not in the LAVIMO paper)"}
+    fixed = {
+        "all": "(a) All",
+        "dissimilar": "(c) Dissimilar subset",
+        "small_batches": "(d) Small batches",
+        "exact_caption": "(e) Exact-caption pairs (MotionPatches; not in the LAVIMO paper)",
+    }
     if name in fixed:
         return fixed[name]
     if name.startswith("threshold_"):
@@ -125,8 +130,10 @@ def choose_dissimilar(ids: Sequence[str], sentence_embeddings: np.ndarray, size:
     rows_of(sorted_ids, sorted_ids, "ids")  # refuses duplicates
     groups = mirror_groups(sorted_ids)
     if groups < size:
-        raise ValueError(f"the dissimilar subset needs {size} pairs but only {groups} are available "
-                         f"({len(ids)} ids, a motion and its mirror counted once)")
+        raise ValueError(
+            f"the dissimilar subset needs {size} pairs but only {groups} are available "
+            f"({len(ids)} ids, a motion and its mirror counted once)"
+        )
     unit = unit_rows(np.asarray(sentence_embeddings)[order], "sentence embeddings")  # (N, E)
     row_of = {key: row for row, key in enumerate(sorted_ids)}
     available = np.ones(len(sorted_ids), dtype=bool)  # (N,)
@@ -171,17 +178,21 @@ def small_batches(ids: Sequence[str], batch_size: int = 32, seed: int = 0) -> li
     positions = np.arange(len(ordered))  # (N,)
     np.random.RandomState(seed).shuffle(positions)
     starts = range(0, len(ordered) - batch_size + 1, batch_size)
-    return [[ordered[p] for p in positions[start:start + batch_size]] for start in starts]
+    return [[ordered[p] for p in positions[start : start + batch_size]] for start in starts]
 
 
-def small_batches_protocol(embeddings: Mapping[str, np.ndarray], ids: Sequence[str], batch_size: int = 32,
-                           seed: int = 0) -> Results:
+def small_batches_protocol(
+    embeddings: Mapping[str, np.ndarray], ids: Sequence[str], batch_size: int = 32, seed: int = 0
+) -> Results:
     """The All protocol inside each small batch; every metric, MedR included, averaged over the batches."""
-    per_batch = [all_protocol(select_rows(embeddings, rows_of(ids, batch, "small batch")))
-                 for batch in small_batches(ids, batch_size, seed)]
-    return {direction: {metric: float(np.mean([batch[direction][metric] for batch in per_batch]))
-                        for metric in METRICS}
-            for direction in per_batch[0]}
+    per_batch = [
+        all_protocol(select_rows(embeddings, rows_of(ids, batch, "small batch")))
+        for batch in small_batches(ids, batch_size, seed)
+    ]
+    return {
+        direction: {metric: float(np.mean([batch[direction][metric] for batch in per_batch])) for metric in METRICS}
+        for direction in per_batch[0]
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,10 +202,17 @@ class ProtocolRun:
     notes: list[str]  # where a split too small for a protocol changed or skipped it
 
 
-def run_protocols(embeddings: Mapping[str, np.ndarray], ids: Sequence[str], *,
-                  thresholds: Sequence[float] = (0.95, 0.8), dissimilar_ids: Sequence[str] | None = None,
-                  dissimilar_size: int = DISSIMILAR_SIZE, batch_size: int = 32, seed: int = 0,
-                  captions: Sequence[str] | None = None) -> ProtocolRun:
+def run_protocols(
+    embeddings: Mapping[str, np.ndarray],
+    ids: Sequence[str],
+    *,
+    thresholds: Sequence[float] = (0.95, 0.8),
+    dissimilar_ids: Sequence[str] | None = None,
+    dissimilar_size: int = DISSIMILAR_SIZE,
+    batch_size: int = 32,
+    seed: int = 0,
+    captions: Sequence[str] | None = None,
+) -> ProtocolRun:
     """All four protocols in every direction the embeddings allow, then the exact-caption protocol when the pairs'
     caption texts are given. Without dissimilar_ids, choose_dissimilar picks `dissimilar_size` pairs from the
     sentence embeddings, or as many as a small split has (noted); a split smaller than one batch skips the
@@ -208,19 +226,24 @@ def run_protocols(embeddings: Mapping[str, np.ndarray], ids: Sequence[str], *,
         results[name] = all_protocol(embeddings, threshold=threshold)
     if dissimilar_ids is None:
         if SENTENCE not in embeddings:
-            raise ValueError(f'choosing the dissimilar subset needs the "{SENTENCE}" embeddings; '
-                             'or pass dissimilar_ids')
+            raise ValueError(
+                f'choosing the dissimilar subset needs the "{SENTENCE}" embeddings; or pass dissimilar_ids'
+            )
         size = min(dissimilar_size, mirror_groups(ids))
         if size < dissimilar_size:
-            notes.append(f"{protocol_label('dissimilar')}: the split has {size} motions (a motion and its mirror "
-                         f"counted once), so the subset has {size} pairs instead of {dissimilar_size}")
+            notes.append(
+                f"{protocol_label('dissimilar')}: the split has {size} motions (a motion and its mirror "
+                f"counted once), so the subset has {size} pairs instead of {dissimilar_size}"
+            )
         dissimilar_ids = choose_dissimilar(ids, embeddings[SENTENCE], size)
     results["dissimilar"] = all_protocol(select_rows(embeddings, rows_of(ids, dissimilar_ids, "dissimilar ids")))
     if len(ids) >= batch_size:
         results["small_batches"] = small_batches_protocol(embeddings, ids, batch_size, seed)
     else:
-        notes.append(f"{protocol_label('small_batches')}: skipped, the split has {len(ids)} pairs, "
-                     f"fewer than one batch of {batch_size}")
+        notes.append(
+            f"{protocol_label('small_batches')}: skipped, the split has {len(ids)} pairs, "
+            f"fewer than one batch of {batch_size}"
+        )
     if captions is not None:
         results["exact_caption"] = exact_caption_protocol(embeddings, captions)
     return ProtocolRun(results, list(dissimilar_ids), notes)
@@ -232,8 +255,9 @@ def _check_split(embeddings: Mapping[str, np.ndarray], ids: Sequence[str]) -> No
         if len(values) != len(ids):
             raise ValueError(f'embeddings["{key}"] has {len(values)} rows but there are {len(ids)} ids')
     if not available_directions(embeddings):
-        raise ValueError(f"no retrieval direction: the embeddings have {sorted(embeddings)}, "
-                         "need motion with text or video")
+        raise ValueError(
+            f"no retrieval direction: the embeddings have {sorted(embeddings)}, need motion with text or video"
+        )
 
 
 def metric_name(direction: str, metric: str) -> str:
@@ -253,8 +277,12 @@ def markdown_table(results: Results) -> str:
     return "\n".join(lines)
 
 
-def markdown_tables(results: Mapping[str, Results], published: Mapping[str, Mapping[str, Results]] | None = None,
-                    method: str = "LAVIMO-on-Ray (ours)", held_out: Mapping[str, Results] | None = None) -> str:
+def markdown_tables(
+    results: Mapping[str, Results],
+    published: Mapping[str, Mapping[str, Results]] | None = None,
+    method: str = "LAVIMO-on-Ray (ours)",
+    held_out: Mapping[str, Results] | None = None,
+) -> str:
     """Markdown laid out like the paper's Tables 1-4: a section per protocol, in it one table per pair of
     directions present (text-motion, video-motion, text-video) whose column groups are the two directions
     (R@1 R@2 R@3 R@5 R@10 MedR each) and whose rows are methods: the published ones given as
@@ -266,8 +294,11 @@ def markdown_tables(results: Mapping[str, Results], published: Mapping[str, Mapp
         rows = {**published.get(protocol, {}), method: ours}
         if protocol in held_out:
             rows[f"{method}, {HELD_OUT_LABEL}"] = held_out[protocol]
-        tables = [_pair_table(pair, rows) for pair in TABLE_PAIRS
-                  if any(direction in values for values in rows.values() for direction in pair)]
+        tables = [
+            _pair_table(pair, rows)
+            for pair in TABLE_PAIRS
+            if any(direction in values for values in rows.values() for direction in pair)
+        ]
         sections.append(f"### {protocol_label(protocol)}\n\n" + "\n\n".join(tables))
     return "\n\n".join(sections) + "\n"
 
@@ -275,9 +306,11 @@ def markdown_tables(results: Mapping[str, Results], published: Mapping[str, Mapp
 def _pair_table(pair: tuple[str, str], rows: Mapping[str, Results]) -> str:
     """Two header lines like the paper's (direction groups, then metric names), then one line per method."""
     names = [f"{metric} {'↓' if metric == 'MedR' else '↑'}" for metric in METRICS]
-    lines = ["| |" + "".join(f" {DIRECTION_LABELS[d]} |" + " |" * (len(METRICS) - 1) for d in pair),
-             "|---|" + "---:|" * (len(METRICS) * len(pair)),
-             "| **Methods** |" + "".join(f" **{name}** |" for name in names) * len(pair)]
+    lines = [
+        "| |" + "".join(f" {DIRECTION_LABELS[d]} |" + " |" * (len(METRICS) - 1) for d in pair),
+        "|---|" + "---:|" * (len(METRICS) * len(pair)),
+        "| **Methods** |" + "".join(f" **{name}** |" for name in names) * len(pair),
+    ]
     for method, values in rows.items():
         if any(direction in values for direction in pair):
             cells = [_cell(values.get(direction, {}), metric) for direction in pair for metric in METRICS]

@@ -45,8 +45,9 @@ class QueryEncoder:
         embedding = self.model.encode_text(input_ids.to(self.device), mask.bool().to(self.device))  # (B, C)
         return embedding.float().cpu().numpy()
 
-    def video_frames(self, path: str | os.PathLike, *, start: float | None = None, end: float | None = None,
-                     crop: Box | None = None) -> np.ndarray:
+    def video_frames(
+        self, path: str | os.PathLike, *, start: float | None = None, end: float | None = None, crop: Box | None = None
+    ) -> np.ndarray:
         """The l_v frames the video tower sees -> (l_v, S, S, 3) uint8: spread uniformly over the whole file, or
         over the seconds [start, end) (None: the file's start, end), repeated when there are fewer; the centre
         square of the displayed frame, or of `crop` (x, y, width, height in displayed pixels), resized as in
@@ -61,8 +62,9 @@ class QueryEncoder:
         frames = decode_frames(path, indices)  # (l_v, H, W, 3) as displayed
         return resize_frames(frames, box, video_input_size(config))
 
-    def video(self, path: str | os.PathLike, *, start: float | None = None, end: float | None = None,
-              crop: Box | None = None) -> np.ndarray:
+    def video(
+        self, path: str | os.PathLike, *, start: float | None = None, end: float | None = None, crop: Box | None = None
+    ) -> np.ndarray:
         """A video file of any size, orientation, frame rate and length -> (C,) unit vector (see video_frames)."""
         self.check_has_video(os.fspath(path))
         return self.clips(self.video_frames(path, start=start, end=end, crop=crop)[None])[0]
@@ -84,8 +86,10 @@ def _square_box(path: str | os.PathLike, meta: VideoMeta, crop: Box | None) -> B
         return centre_box(meta.height, meta.width)
     x, y, width, height = crop
     if x < 0 or y < 0 or width < 1 or height < 1 or x + width > meta.width or y + height > meta.height:
-        raise QueryError(f"{os.fspath(path)}: --crop {x},{y},{width},{height} (x,y,width,height) is not inside the "
-                         f"displayed {meta.width}x{meta.height} frame")
+        raise QueryError(
+            f"{os.fspath(path)}: --crop {x},{y},{width},{height} (x,y,width,height) is not inside the "
+            f"displayed {meta.width}x{meta.height} frame"
+        )
     dx, dy, side, _ = centre_box(height, width)
     if width != height:
         log.warning("--crop %dx%d is not square: the tower sees its centre %dx%d", width, height, side, side)

@@ -56,14 +56,21 @@ def motion_records(prepared: str, splits: list[str]) -> dict[str, MotionRecord]:
         table, info = read_manifest(manifest_path(prepared, split))
         columns = ["id", "num_frames", "fps", "captions", "video_paths", "video_fps", "feature_path", "joints_path"]
         for row in table.select(columns).to_pylist():
-            records[row["id"]] = MotionRecord(row["num_frames"] / row["fps"], list(row["captions"]),
-                                              row["video_paths"][0], row["video_fps"], info.dataset,
-                                              row["feature_path"], row["joints_path"])
+            records[row["id"]] = MotionRecord(
+                row["num_frames"] / row["fps"],
+                list(row["captions"]),
+                row["video_paths"][0],
+                row["video_fps"],
+                info.dataset,
+                row["feature_path"],
+                row["joints_path"],
+            )
     return records
 
 
-def build_index(checkpoint_folder: str, prepared: str, splits: list[str], *, dtype: str = "float32",
-                **resources) -> MotionIndex:
+def build_index(
+    checkpoint_folder: str, prepared: str, splits: list[str], *, dtype: str = "float32", **resources
+) -> MotionIndex:
     """Embeds every motion of the splits (Ray Data batch inference, see embed_split) into an exact index."""
     records = motion_records(prepared, splits)
     ids, vectors = [], []
@@ -71,12 +78,18 @@ def build_index(checkpoint_folder: str, prepared: str, splits: list[str], *, dty
         embedded = embed_split(checkpoint_folder, prepared, split, **resources)
         ids += embedded.ids
         vectors.append(embedded.vectors["motion"])  # (N_split, C)
-    return MotionIndex.build(ids, np.concatenate(vectors), durations=[records[i].duration_s for i in ids],
-                             captions=[records[i].captions for i in ids], dtype=dtype)
+    return MotionIndex.build(
+        ids,
+        np.concatenate(vectors),
+        durations=[records[i].duration_s for i in ids],
+        captions=[records[i].captions for i in ids],
+        dtype=dtype,
+    )
 
 
-def load_or_build_index(checkpoint_folder: str, prepared: str, splits: list[str], *, rebuild: bool = False,
-                        **options) -> MotionIndex:
+def load_or_build_index(
+    checkpoint_folder: str, prepared: str, splits: list[str], *, rebuild: bool = False, **options
+) -> MotionIndex:
     """The saved index of this checkpoint and these splits, built and saved first when missing (or asked)."""
     location = index_location(checkpoint_folder, prepared, splits)
     if storage.exists(location) and not rebuild:

@@ -68,9 +68,16 @@ def run_retrieval(request: RetrievalRequest, connect_ray) -> list[Hit]:
     if request.rebuild_index or not storage.exists(index_location(folder, prepared, splits)):
         connect_ray()
         gpus = gpus_per_actor()
-    index = load_or_build_index(folder, prepared, splits, rebuild=request.rebuild_index,
-                                dtype=request.index_dtype, workers=1, cpus_per_worker=config.train.decode_cpus,
-                                gpus_per_worker=gpus)
+    index = load_or_build_index(
+        folder,
+        prepared,
+        splits,
+        rebuild=request.rebuild_index,
+        dtype=request.index_dtype,
+        workers=1,
+        cpus_per_worker=config.train.decode_cpus,
+        gpus_per_worker=gpus,
+    )
     if request.motion is not None:
         query = _motion_vector(index, request.motion)
     hits = top_k(index, query, request.k, exclude=request.motion)
@@ -82,8 +89,9 @@ def run_retrieval(request: RetrievalRequest, connect_ray) -> list[Hit]:
 def _motion_vector(index: MotionIndex, motion_id: str) -> np.ndarray:
     """The stored embedding of a motion of the index: (C,) float32."""
     if motion_id not in index.ids:
-        raise QueryError(f"motion id {motion_id!r} is not in the index ({len(index)} motions, e.g. "
-                         f"{', '.join(index.ids[:3])})")
+        raise QueryError(
+            f"motion id {motion_id!r} is not in the index ({len(index)} motions, e.g. {', '.join(index.ids[:3])})"
+        )
     return index.vectors[index.ids.index(motion_id)].astype(np.float32)
 
 
@@ -92,8 +100,14 @@ def _render(request: RetrievalRequest, hits: list[Hit], records: dict[str, Motio
     tiles = [PreviewTile(request.video, "query video")] if request.video else []
     if request.motion:
         tiles.append(PreviewTile(records[request.motion].video_path, f"query {request.motion}"))
-    tiles += [PreviewTile(records[h.motion_id].video_path, f"#{h.rank} {h.motion_id}  {h.score:.3f}",
-                          f"{h.duration_s:.1f} s  {h.caption}") for h in hits]
+    tiles += [
+        PreviewTile(
+            records[h.motion_id].video_path,
+            f"#{h.rank} {h.motion_id}  {h.score:.3f}",
+            f"{h.duration_s:.1f} s  {h.caption}",
+        )
+        for h in hits
+    ]
     header = f'"{request.text}"' if request.text else ""
     write_preview(request.render, tiles, fps=records[hits[0].motion_id].video_fps, header=header)
     log.info("wrote the preview %s", request.render)
@@ -101,8 +115,11 @@ def _render(request: RetrievalRequest, hits: list[Hit], records: dict[str, Motio
 
 def describe(request: RetrievalRequest, hits: list[Hit]) -> str:
     query = request.text or request.video or f"motion {request.motion}"
-    lines = [f"top {len(hits)} motions for {query!r}{_clip_note(request)}:",
-             "| rank | motion | score | seconds | caption |", "|---|---|---|---|---|"]
+    lines = [
+        f"top {len(hits)} motions for {query!r}{_clip_note(request)}:",
+        "| rank | motion | score | seconds | caption |",
+        "|---|---|---|---|---|",
+    ]
     lines += [f"| {h.rank} | {h.motion_id} | {h.score:.3f} | {h.duration_s:.1f} | {h.caption} |" for h in hits]
     if request.render:
         lines.append(f"preview: {request.render}")

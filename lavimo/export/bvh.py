@@ -41,19 +41,27 @@ def rotation_orders(rig: Rig) -> list[str]:
     """Per joint, its Euler order ("YXZ": R = Ry @ Rx @ Rz, applied as BVH lists the channels)."""
     rest = rig.skeleton.rest_directions_array()  # (J, 3)
     children = children_of(rig.skeleton)
-    return [ROOT_ORDER if rig.skeleton.parents[joint] < 0 else
-            ORDER_BY_TWIST_AXIS[int(np.argmax(np.abs(rest[kids[0] if kids else joint])))]
-            for joint, kids in enumerate(children)]
+    return [
+        ROOT_ORDER
+        if rig.skeleton.parents[joint] < 0
+        else ORDER_BY_TWIST_AXIS[int(np.argmax(np.abs(rest[kids[0] if kids else joint])))]
+        for joint, kids in enumerate(children)
+    ]
 
 
-def _joint_lines(rig: Rig, children: list[list[int]], orders: list[str], joint: int, depth: int,
-                 lines: list[str]) -> None:
+def _joint_lines(
+    rig: Rig, children: list[list[int]], orders: list[str], joint: int, depth: int, lines: list[str]
+) -> None:
     pad = "\t" * depth
     root = rig.skeleton.parents[joint] < 0
     rotations = tuple(f"{axis}rotation" for axis in orders[joint])
     channels = ("Xposition", "Yposition", "Zposition", *rotations) if root else rotations
-    lines += [f"{pad}{'ROOT' if root else 'JOINT'} {joint_label(rig.skeleton.joint_names[joint])}", f"{pad}{{",
-              f"{pad}\tOFFSET {_xyz(rig.offsets[joint])}", f"{pad}\tCHANNELS {len(channels)} {' '.join(channels)}"]
+    lines += [
+        f"{pad}{'ROOT' if root else 'JOINT'} {joint_label(rig.skeleton.joint_names[joint])}",
+        f"{pad}{{",
+        f"{pad}\tOFFSET {_xyz(rig.offsets[joint])}",
+        f"{pad}\tCHANNELS {len(channels)} {' '.join(channels)}",
+    ]
     for child in children[joint]:
         _joint_lines(rig, children, orders, child, depth + 1, lines)
     if not children[joint]:
@@ -64,8 +72,13 @@ def _joint_lines(rig: Rig, children: list[list[int]], orders: list[str], joint: 
 def _frame_values(rig: Rig) -> np.ndarray:
     """(T, 3 + 3J): the root's position, then each joint's Euler angles in the hierarchy's (depth-first) order."""
     frames, joints = rig.local_rotations.shape[:2]
-    radians = np.stack([Rotation.from_matrix(rig.local_rotations[:, joint]).as_euler(order)  # upper case: intrinsic
-                        for joint, order in enumerate(rotation_orders(rig))], axis=1)  # (T, J, 3)
+    radians = np.stack(
+        [
+            Rotation.from_matrix(rig.local_rotations[:, joint]).as_euler(order)  # upper case: intrinsic
+            for joint, order in enumerate(rotation_orders(rig))
+        ],
+        axis=1,
+    )  # (T, J, 3)
     degrees = np.rad2deg(np.unwrap(radians, axis=0))  # no 360-degree jumps between keys
     order = _depth_first(children_of(rig.skeleton), 0)
     return np.concatenate([rig.root_positions, degrees[:, order].reshape(frames, -1)], axis=1)

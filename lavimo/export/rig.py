@@ -108,8 +108,10 @@ def _rigid_fit(vectors: np.ndarray, rest_directions: np.ndarray) -> tuple[np.nda
     """
     primary = int(np.argmax(np.abs(rest_directions @ _UP)))
     secondary = next(k for k in range(len(rest_directions)) if k != primary)
-    first = _frame(vectors[:, primary], vectors[:, secondary]) @ _frame(
-        rest_directions[primary], rest_directions[secondary]).T  # (T, 3, 3)
+    first = (
+        _frame(vectors[:, primary], vectors[:, secondary])
+        @ _frame(rest_directions[primary], rest_directions[secondary]).T
+    )  # (T, 3, 3)
     offsets = np.mean(np.swapaxes(first, -1, -2)[:, None] @ vectors[..., None], axis=0)[..., 0]  # (K, 3)
     return _kabsch(offsets, vectors), offsets
 

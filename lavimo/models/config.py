@@ -67,8 +67,11 @@ class VisionTowerConfig:
         for name in ("image_size", "patch_size", "width", "layers", "heads", "output_dim"):
             value = getattr(self, name)
             _require(value >= 1, f"{prefix}.{name}", f"must be >= 1, got {value}")
-        _require(self.image_size % self.patch_size == 0, f"{prefix}.patch_size",
-                 f"must divide image_size {self.image_size}, got {self.patch_size}")
+        _require(
+            self.image_size % self.patch_size == 0,
+            f"{prefix}.patch_size",
+            f"must divide image_size {self.image_size}, got {self.patch_size}",
+        )
         _require(self.width % self.heads == 0, f"{prefix}.heads", f"must divide width {self.width}, got {self.heads}")
 
 
@@ -86,8 +89,11 @@ class VideoEncoderConfig:
 
     def validate(self, prefix: str = "model.video") -> None:
         _require(self.num_frames >= 1, f"{prefix}.num_frames", f"must be >= 1, got {self.num_frames}")
-        _require(bool(self.open_clip_model) or not self.pretrained, f"{prefix}.pretrained",
-                 "a checkpoint needs an open_clip_model architecture name")
+        _require(
+            bool(self.open_clip_model) or not self.pretrained,
+            f"{prefix}.pretrained",
+            "a checkpoint needs an open_clip_model architecture name",
+        )
         _check_transformer(self, prefix)
         if not self.open_clip_model:
             self.tower.validate(f"{prefix}.tower")
@@ -132,17 +138,27 @@ class ModelConfig:
     def validate(self, prefix: str = "model") -> None:
         """Raises ValueError naming the first bad field, e.g. `model.modalities: ...`."""
         _require(self.latent_dim >= 1, f"{prefix}.latent_dim", f"must be >= 1, got {self.latent_dim}")
-        _require(len(set(self.modalities)) == len(self.modalities) and set(self.modalities) <= set(MODALITIES)
-                 and set(REQUIRED_MODALITIES) <= set(self.modalities), f"{prefix}.modalities",
-                 f"expected ('motion', 'text') or ('motion', 'text', 'video'), got {self.modalities!r}")
-        _require(0.01 <= self.temperature_init <= 10.0, f"{prefix}.temperature_init",
-                 f"must be in [0.01, 10] (1/τ is clamped at 100), got {self.temperature_init}")
+        _require(
+            len(set(self.modalities)) == len(self.modalities)
+            and set(self.modalities) <= set(MODALITIES)
+            and set(REQUIRED_MODALITIES) <= set(self.modalities),
+            f"{prefix}.modalities",
+            f"expected ('motion', 'text') or ('motion', 'text', 'video'), got {self.modalities!r}",
+        )
+        _require(
+            0.01 <= self.temperature_init <= 10.0,
+            f"{prefix}.temperature_init",
+            f"must be in [0.01, 10] (1/τ is clamped at 100), got {self.temperature_init}",
+        )
         sections = ["motion", "text", "fusion", "decoder"] + (["video"] if self.has_video else [])
         for name in sections:
             section = getattr(self, name)
             section.validate(f"{prefix}.{name}")
-            _require(self.latent_dim % section.num_heads == 0, f"{prefix}.{name}.num_heads",
-                     f"must divide latent_dim {self.latent_dim}, got {section.num_heads}")
+            _require(
+                self.latent_dim % section.num_heads == 0,
+                f"{prefix}.{name}.num_heads",
+                f"must divide latent_dim {self.latent_dim}, got {section.num_heads}",
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists), fit for JSON/YAML and a checkpoint's metadata."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from torch import Tensor, nn
 
@@ -17,10 +17,12 @@ class FeatureFusion(nn.Module):
 
     def __init__(self, config: FusionConfig, latent_dim: int, modalities: Sequence[str]):
         super().__init__()
-        self.attention = nn.ModuleDict({
-            name: nn.MultiheadAttention(latent_dim, config.num_heads, dropout=config.dropout, batch_first=True)
-            for name in modalities
-        })
+        self.attention = nn.ModuleDict(
+            {
+                name: nn.MultiheadAttention(latent_dim, config.num_heads, dropout=config.dropout, batch_first=True)
+                for name in modalities
+            }
+        )
 
     def forward(self, motion_embedding: Tensor, sources: Mapping[str, Encoded]) -> Tensor:
         """motion_embedding e_m (B, C); sources by modality name ("motion" included; an absent one adds no term)
@@ -33,7 +35,8 @@ class FeatureFusion(nn.Module):
         query = motion_embedding.unsqueeze(1)  # (B, 1, C)
         fused = 0
         for name, source in sources.items():
-            term, _ = self.attention[name](query, source.tokens, source.tokens, key_padding_mask=~source.mask,
-                                           need_weights=False)  # (B, 1, C)
+            term, _ = self.attention[name](
+                query, source.tokens, source.tokens, key_padding_mask=~source.mask, need_weights=False
+            )  # (B, 1, C)
             fused = fused + term
         return fused.squeeze(1)  # (B, C)

@@ -55,22 +55,34 @@ class LavimoModel(nn.Module):
         """1/τ as used in the similarity logits: exp(logit_scale) clamped at MAX_LOGIT_SCALE, shape ()."""
         return self.logit_scale.clamp(max=math.log(MAX_LOGIT_SCALE)).exp()
 
-    def forward(self, motion: Tensor, motion_mask: Tensor, input_ids: Tensor, attention_mask: Tensor,
-                frames: Tensor | None = None) -> LavimoOutput:
+    def forward(
+        self,
+        motion: Tensor,
+        motion_mask: Tensor,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        frames: Tensor | None = None,
+    ) -> LavimoOutput:
         """motion (B, T, D), motion_mask (B, T) bool, input_ids/attention_mask (B, L), frames (B, F, 3, H, W) or
         None (no video term) -> LavimoOutput."""
         if frames is not None and self.video_encoder is None:
             raise ValueError("frames were given but the model is 2-modal (model.modalities has no 'video')")
-        sources = {"motion": self.motion_encoder(motion, motion_mask),
-                   "text": self.text_encoder(input_ids, attention_mask)}
+        sources = {
+            "motion": self.motion_encoder(motion, motion_mask),
+            "text": self.text_encoder(input_ids, attention_mask),
+        }
         if frames is not None:
             sources["video"] = self.video_encoder(frames)
         fused = self.fusion(sources["motion"].embedding, sources)  # ẽ_m (B, C)
         reconstruction = self.decoder(fused, sources["motion"].mask)  # (B, T, D) from ẽ_m and l_m only
         video = sources.get("video")
-        return LavimoOutput(motion_emb=_unit(sources["motion"]), text_emb=_unit(sources["text"]),
-                            video_emb=None if video is None else _unit(video), reconstruction=reconstruction,
-                            logit_scale=self.scale())
+        return LavimoOutput(
+            motion_emb=_unit(sources["motion"]),
+            text_emb=_unit(sources["text"]),
+            video_emb=None if video is None else _unit(video),
+            reconstruction=reconstruction,
+            logit_scale=self.scale(),
+        )
 
     def encode_motion(self, motion: Tensor, motion_mask: Tensor) -> Tensor:
         """motion (B, T, D), mask (B, T) bool -> unit-length e_m (B, C); the same tower as in forward."""

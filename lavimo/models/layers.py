@@ -62,18 +62,22 @@ def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
     return (x * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
-def transformer_encoder(dim: int, num_layers: int, num_heads: int, ff_dim: int, dropout: float) -> nn.TransformerEncoder:
+def transformer_encoder(
+    dim: int, num_layers: int, num_heads: int, ff_dim: int, dropout: float
+) -> nn.TransformerEncoder:
     """A pre-norm GELU transformer encoder (batch first) with a final LayerNorm."""
-    layer = nn.TransformerEncoderLayer(dim, num_heads, ff_dim, dropout, activation="gelu", batch_first=True,
-                                       norm_first=True)
+    layer = nn.TransformerEncoderLayer(
+        dim, num_heads, ff_dim, dropout, activation="gelu", batch_first=True, norm_first=True
+    )
     return nn.TransformerEncoder(layer, num_layers, norm=nn.LayerNorm(dim), enable_nested_tensor=False)
 
 
 class SequenceTransformer(nn.Module):
     """Optional learnable [CLS] token + sinusoidal positions + transformer encoder over a padded sequence."""
 
-    def __init__(self, dim: int, num_layers: int, num_heads: int, ff_dim: int, dropout: float, max_len: int,
-                 use_cls: bool):
+    def __init__(
+        self, dim: int, num_layers: int, num_heads: int, ff_dim: int, dropout: float, max_len: int, use_cls: bool
+    ):
         super().__init__()
         self.max_len = max_len
         self.cls = nn.Parameter(torch.randn(1, 1, dim) * 0.02) if use_cls else None  # (1, 1, C)

@@ -18,8 +18,9 @@ class MotionDecoder(nn.Module):
         self.queries = PositionalEncoding(latent_dim, max_frames)
         # Post-norm, as TEMOS's decoder: with a single memory token the cross-attention output does not depend on
         # its query, so a pre-norm layer's norm before it would never get a gradient.
-        layer = nn.TransformerDecoderLayer(latent_dim, config.num_heads, config.ff_dim, config.dropout,
-                                           activation="gelu", batch_first=True)
+        layer = nn.TransformerDecoderLayer(
+            latent_dim, config.num_heads, config.ff_dim, config.dropout, activation="gelu", batch_first=True
+        )
         self.decoder = nn.TransformerDecoder(layer, config.num_layers)
         self.output = nn.Linear(latent_dim, feature_dim)
 

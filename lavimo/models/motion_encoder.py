@@ -15,8 +15,15 @@ class MotionEncoder(nn.Module):
         super().__init__()
         self.config = config
         self.projection = nn.Linear(config.feature_dim, latent_dim)
-        self.transformer = SequenceTransformer(latent_dim, config.num_layers, config.num_heads, config.ff_dim,
-                                               config.dropout, config.max_frames, use_cls=True)
+        self.transformer = SequenceTransformer(
+            latent_dim,
+            config.num_layers,
+            config.num_heads,
+            config.ff_dim,
+            config.dropout,
+            config.max_frames,
+            use_cls=True,
+        )
 
     def forward(self, x: Tensor, mask: Tensor) -> Encoded:
         """x (B, T, D) float, mask (B, T) bool (True = valid frame) -> Encoded(e_m (B, C), tokens (B, T, C), mask)."""

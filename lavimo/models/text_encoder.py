@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -56,11 +57,18 @@ class TextEncoder(nn.Module):
             self.pretrained.requires_grad_(False)
             self.pretrained.eval()
         self.projection = nn.Linear(self.pretrained.config.hidden_size, latent_dim)
-        self.transformer = SequenceTransformer(latent_dim, config.num_layers, config.num_heads, config.ff_dim,
-                                               config.dropout, config.max_tokens, use_cls=True)
+        self.transformer = SequenceTransformer(
+            latent_dim,
+            config.num_layers,
+            config.num_heads,
+            config.ff_dim,
+            config.dropout,
+            config.max_tokens,
+            use_cls=True,
+        )
         self._frozen_states: OrderedDict[tuple[int, ...], Tensor] = OrderedDict()  # caption tokens -> (l, H)
 
-    def train(self, mode: bool = True) -> "TextEncoder":
+    def train(self, mode: bool = True) -> TextEncoder:
         super().train(mode)
         if not self.config.finetune:
             self.pretrained.eval()  # a frozen encoder stays deterministic (no dropout)

@@ -20,12 +20,16 @@ def _named_tower_config(name: str) -> dict:
     import open_clip
 
     if ":" in name:
-        raise ValueError(f"model.video.open_clip_model: {name!r} has a schema; give a built-in architecture name "
-                         "and a local checkpoint in model.video.pretrained (nothing is downloaded)")
+        raise ValueError(
+            f"model.video.open_clip_model: {name!r} has a schema; give a built-in architecture name "
+            "and a local checkpoint in model.video.pretrained (nothing is downloaded)"
+        )
     model_cfg = open_clip.get_model_config(name)
     if model_cfg is None:
-        raise ValueError(f"model.video.open_clip_model: unknown open_clip architecture {name!r} "
-                         f"(e.g. {', '.join(open_clip.list_models()[:5])}, ...)")
+        raise ValueError(
+            f"model.video.open_clip_model: unknown open_clip architecture {name!r} "
+            f"(e.g. {', '.join(open_clip.list_models()[:5])}, ...)"
+        )
     return model_cfg
 
 
@@ -44,8 +48,13 @@ def build_image_tower(config: VideoEncoderConfig, load_pretrained: bool = True) 
 
     if not config.open_clip_model:
         t = config.tower
-        vision_cfg = CLIPVisionCfg(layers=t.layers, width=t.width, head_width=t.width // t.heads,
-                                   patch_size=t.patch_size, image_size=t.image_size)
+        vision_cfg = CLIPVisionCfg(
+            layers=t.layers,
+            width=t.width,
+            head_width=t.width // t.heads,
+            patch_size=t.patch_size,
+            image_size=t.image_size,
+        )
         return _build_vision_tower(t.output_dim, vision_cfg)
     model_cfg = _named_tower_config(config.open_clip_model)
     if config.pretrained and load_pretrained:
@@ -53,8 +62,9 @@ def build_image_tower(config: VideoEncoderConfig, load_pretrained: bool = True) 
         if not os.path.isfile(path):
             raise FileNotFoundError(f"model.video.pretrained: no open_clip checkpoint file at {path!r}")
         return open_clip.create_model(config.open_clip_model, pretrained=path).visual
-    return _build_vision_tower(model_cfg["embed_dim"], model_cfg["vision_cfg"],
-                               quick_gelu=model_cfg.get("quick_gelu", False))
+    return _build_vision_tower(
+        model_cfg["embed_dim"], model_cfg["vision_cfg"], quick_gelu=model_cfg.get("quick_gelu", False)
+    )
 
 
 class VideoEncoder(nn.Module):
@@ -70,10 +80,17 @@ class VideoEncoder(nn.Module):
             self.image_tower.requires_grad_(False)
             self.image_tower.eval()
         self.projection = nn.Linear(self.image_tower.output_dim, latent_dim)
-        self.transformer = SequenceTransformer(latent_dim, config.num_layers, config.num_heads, config.ff_dim,
-                                               config.dropout, config.num_frames, use_cls=False)
+        self.transformer = SequenceTransformer(
+            latent_dim,
+            config.num_layers,
+            config.num_heads,
+            config.ff_dim,
+            config.dropout,
+            config.num_frames,
+            use_cls=False,
+        )
 
-    def train(self, mode: bool = True) -> "VideoEncoder":
+    def train(self, mode: bool = True) -> VideoEncoder:
         super().train(mode)
         if self.config.freeze_image_tower:
             self.image_tower.eval()
@@ -82,8 +99,10 @@ class VideoEncoder(nn.Module):
     def forward(self, frames: Tensor, frame_mask: Tensor | None = None) -> Encoded:
         """frames (B, F, 3, H, W) normalised float, frame_mask (B, F) bool or None (all valid) -> Encoded(e_v, ...)."""
         if frames.dim() != 5 or frames.shape[2] != 3 or tuple(frames.shape[3:]) != self.image_size:
-            raise ValueError(f"video: expected frames of shape (B, F, 3, {self.image_size[0]}, {self.image_size[1]}), "
-                             f"got {tuple(frames.shape)}")
+            raise ValueError(
+                f"video: expected frames of shape (B, F, 3, {self.image_size[0]}, {self.image_size[1]}), "
+                f"got {tuple(frames.shape)}"
+            )
         batch, num_frames = frames.shape[:2]
         if frame_mask is None:
             frame_mask = frames.new_ones(batch, num_frames, dtype=torch.bool)  # (B, F)

@@ -42,13 +42,24 @@ class BackdropImages:
     wall_mask: np.ndarray | None  # (H, W) uint8, 1 where the walls are (for cv2.copyTo)
 
 
-def backdrop_images(camera: CameraTrack, backdrop: Backdrop, floor_colour: RGB, far_m: float, haze_m: float,
-                    subject_m: float) -> BackdropImages:
+def backdrop_images(
+    camera: CameraTrack, backdrop: Backdrop, floor_colour: RGB, far_m: float, haze_m: float, subject_m: float
+) -> BackdropImages:
     """The clip's backdrop; subject_m: how far ahead of the eye (horizontally) the body gets, for the room's wall."""
     wall_m = round(subject_m, 2) if backdrop.kind == "room" else 0.0  # other kinds: one cache entry for any body
     eye_h = round(float(camera.eye[0, 1]), 4)
-    return _images(backdrop, tuple(int(c) for c in floor_colour), round(camera.pitch, 6), eye_h, camera.focal_px,
-                   camera.width, camera.height, far_m, haze_m, wall_m)
+    return _images(
+        backdrop,
+        tuple(int(c) for c in floor_colour),
+        round(camera.pitch, 6),
+        eye_h,
+        camera.focal_px,
+        camera.width,
+        camera.height,
+        far_m,
+        haze_m,
+        wall_m,
+    )
 
 
 def _mix(a, b, w) -> np.ndarray:
@@ -62,8 +73,18 @@ def _frozen(image: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def _images(backdrop: Backdrop, floor: RGB, pitch: float, eye_h: float, focal_px: float, width: int, height: int,
-            far_m: float, haze_m: float, subject_m: float) -> BackdropImages:
+def _images(
+    backdrop: Backdrop,
+    floor: RGB,
+    pitch: float,
+    eye_h: float,
+    focal_px: float,
+    width: int,
+    height: int,
+    far_m: float,
+    haze_m: float,
+    subject_m: float,
+) -> BackdropImages:
     rows = np.arange(height, dtype=np.float64) + 0.5
     horizon = height / 2.0 - focal_px * np.tan(pitch)
     below = np.arctan((rows - height / 2.0) / focal_px) + pitch  # angle of each row below the horizontal
@@ -124,8 +145,16 @@ def _tiles(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
 _TEXTURES = {"noise": _noise, "stripes": _stripes, "tiles": _tiles, "room": _flat}
 
 
-def _room(rng: np.random.Generator, backdrop: Backdrop, pitch: float, eye_h: float, focal_px: float, width: int,
-          height: int, subject_m: float) -> tuple[np.ndarray, np.ndarray]:
+def _room(
+    rng: np.random.Generator,
+    backdrop: Backdrop,
+    pitch: float,
+    eye_h: float,
+    focal_px: float,
+    width: int,
+    height: int,
+    subject_m: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """A box room around the camera: back wall beyond the body, side walls, a ceiling above the eye.
 
     Returns the walls' colours (H, W, 3) uint8 and where a pixel's ray meets a wall before the floor (H, W) uint8.
@@ -138,10 +167,14 @@ def _room(rng: np.random.Generator, backdrop: Backdrop, pitch: float, eye_h: flo
     up = lift * np.cos(pitch) - np.sin(pitch)  # the ray in ground axes: lateral, up, ahead
     ahead = lift * np.sin(pitch) + np.cos(pitch)
     with np.errstate(divide="ignore"):
-        hits = np.stack([np.where(ahead > 0, back / ahead, np.inf),
-                         side / np.abs(lateral),
-                         np.where(up > 0, (ceiling - eye_h) / up, np.inf),
-                         np.where(up < 0, -eye_h / up, np.inf)])  # (4, H, W): back, side, ceiling, floor
+        hits = np.stack(
+            [
+                np.where(ahead > 0, back / ahead, np.inf),
+                side / np.abs(lateral),
+                np.where(up > 0, (ceiling - eye_h) / up, np.inf),
+                np.where(up < 0, -eye_h / up, np.inf),
+            ]
+        )  # (4, H, W): back, side, ceiling, floor
     nearest = np.argmin(hits, axis=0)  # (H, W)
     hit_height = eye_h + hits.min(axis=0) * up
     palette = np.array([backdrop.colour, _mix(backdrop.colour, (0, 0, 0), 0.2), backdrop.colour_alt, (0, 0, 0)])

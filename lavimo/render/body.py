@@ -16,11 +16,19 @@ SKIN, SHIRT, TROUSERS, SHOES = 0, 1, 2, 3
 _BONE_RULES: tuple[tuple[str, float, int], ...] = (
     ("head", 0.050, SKIN),  # the neck, up to the head joint
     ("neck", 0.100, SHIRT),  # upper chest
-    ("spine", 0.125, SHIRT), ("torso", 0.125, SHIRT), ("chest", 0.125, SHIRT),
-    ("collar", 0.070, SHIRT), ("shoulder", 0.062, SHIRT),
-    ("elbow", 0.052, SHIRT), ("wrist", 0.042, SKIN),
-    ("hip", 0.090, TROUSERS), ("knee", 0.078, TROUSERS), ("ankle", 0.058, TROUSERS),
-    ("heel", 0.042, SHOES), ("toe", 0.042, SHOES), ("foot", 0.042, SHOES),
+    ("spine", 0.125, SHIRT),
+    ("torso", 0.125, SHIRT),
+    ("chest", 0.125, SHIRT),
+    ("collar", 0.070, SHIRT),
+    ("shoulder", 0.062, SHIRT),
+    ("elbow", 0.052, SHIRT),
+    ("wrist", 0.042, SKIN),
+    ("hip", 0.090, TROUSERS),
+    ("knee", 0.078, TROUSERS),
+    ("ankle", 0.058, TROUSERS),
+    ("heel", 0.042, SHOES),
+    ("toe", 0.042, SHOES),
+    ("foot", 0.042, SHOES),
 )
 _DEFAULT_RULE = (0.050, SHIRT)
 HEAD_RADIUS_M = 0.105  # head sphere radius before the look's head_scale

@@ -98,12 +98,13 @@ def _fit_distance(relative_m: np.ndarray, radii_m: np.ndarray, rotation: np.ndar
     """
     cam = relative_m @ rotation.T  # (T, N, 3) camera axes, relative to the look-at point
     slope = np.tan(half_fov) * (1 - FRAME_MARGIN)
-    reach = np.maximum(np.abs(cam[..., 0]), np.abs(cam[..., 1])) + radii_m * np.sqrt(1 + slope ** 2)
+    reach = np.maximum(np.abs(cam[..., 0]), np.abs(cam[..., 1])) + radii_m * np.sqrt(1 + slope**2)
     return float(max(np.max(reach / slope - cam[..., 2]), np.max(MIN_DEPTH_M + radii_m - cam[..., 2])))
 
 
-def place_camera(root_m: np.ndarray, spheres_m: np.ndarray, radii_m: np.ndarray, rig: CameraRig, fps: float,
-                 resolution: int) -> CameraTrack:
+def place_camera(
+    root_m: np.ndarray, spheres_m: np.ndarray, radii_m: np.ndarray, rig: CameraRig, fps: float, resolution: int
+) -> CameraTrack:
     """root_m: (T, 3) pelvis positions; spheres_m: (T, N, 3), radii_m: (N,) the body's extent, metres.
 
     A following camera keeps its offset to the smoothed pelvis; a still one looks at the middle of the clip's

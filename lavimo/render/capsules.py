@@ -123,12 +123,14 @@ def _stripe_bands(a: np.ndarray, b: np.ndarray, r: np.ndarray, count: int) -> np
     centres = (np.arange(count) + 0.5) / count  # (count,) fractions of the axis
     half = 0.5 * STRIPE_WIDTH / count
     corners = [(-half, -1.0), (half, -1.0), (half, 1.0), (-half, 1.0)]  # (along the axis, across it)
-    return np.stack([a[:, None] + (centres[None, :, None] + f) * axis[:, None] + s * across[:, None]
-                     for f, s in corners], axis=2)
+    return np.stack(
+        [a[:, None] + (centres[None, :, None] + f) * axis[:, None] + s * across[:, None] for f, s in corners], axis=2
+    )
 
 
-def _stripes(parts: list[list[int]], body: BodyModel, a: np.ndarray, b: np.ndarray, r: np.ndarray,
-             length_m: np.ndarray) -> list[np.ndarray | None]:
+def _stripes(
+    parts: list[list[int]], body: BodyModel, a: np.ndarray, b: np.ndarray, r: np.ndarray, length_m: np.ndarray
+) -> list[np.ndarray | None]:
     """Per part, the stripe bands of its thick shirt capsules: (T, n, 4, 2) int32 fixed point, or None.
 
     a, b: (T, C, 2) capsule ends and r: (T, C) radii in pixels; length_m: (C,) capsule lengths in metres.
@@ -136,14 +138,16 @@ def _stripes(parts: list[list[int]], body: BodyModel, a: np.ndarray, b: np.ndarr
     thick = (body.slots == SHIRT) & (body.radii_m >= STRIPE_MIN_RADIUS_M)  # (C - 1,): the head is never striped
     stripes = []
     for part in parts:
-        bands = [_stripe_bands(a[:, c], b[:, c], r[:, c], max(1, round(length_m[c] / STRIPE_PERIOD_M)))
-                 for c in part if c < len(thick) and thick[c]]
+        bands = [
+            _stripe_bands(a[:, c], b[:, c], r[:, c], max(1, round(length_m[c] / STRIPE_PERIOD_M)))
+            for c in part
+            if c < len(thick) and thick[c]
+        ]
         stripes.append(np.round(np.concatenate(bands, axis=1) * (1 << SHIFT)).astype(np.int32) if bands else None)
     return stripes
 
 
-def body_frames(joints_m: np.ndarray, body: BodyModel, look: BodyLook, light: Light,
-                camera: CameraTrack) -> BodyFrames:
+def body_frames(joints_m: np.ndarray, body: BodyModel, look: BodyLook, light: Light, camera: CameraTrack) -> BodyFrames:
     """joints_m: (T, J, 3) metres -> the polygons of every capsule per frame, and the drawing order."""
     a_m, b_m, radius_m = capsule_ends(joints_m, body, look)
     a, b, r, depth = screen_capsules(a_m, b_m, radius_m, camera)  # (T, C, 2) twice, (T, C) base radius px, depth
@@ -160,7 +164,10 @@ def body_frames(joints_m: np.ndarray, body: BodyModel, look: BodyLook, light: Li
         outline=capsule_polygons(a, b, r + edge, ring),
         base=capsule_polygons(a, b, r, ring),
         highlights=_highlight_groups(parts, slots, radius_m >= MIN_HIGHLIGHT_M, highlight),
-        stripes=(_stripes(parts, body, a, b, r, np.linalg.norm(b_m[0] - a_m[0], axis=-1))
-                 if look.stripe is not None else [None] * len(parts)),
+        stripes=(
+            _stripes(parts, body, a, b, r, np.linalg.norm(b_m[0] - a_m[0], axis=-1))
+            if look.stripe is not None
+            else [None] * len(parts)
+        ),
         slots=slots,
     )

@@ -29,8 +29,11 @@ def _require(ok: bool, key: str, message: str) -> None:
 
 
 def _check_range(value: tuple, key: str, low: float, high: float) -> None:
-    _require(len(value) == 2 and low <= value[0] <= value[1] <= high, key,
-             f"a range is [low, high] with {low} <= low <= high <= {high}, got {list(value)}")
+    _require(
+        len(value) == 2 and low <= value[0] <= value[1] <= high,
+        key,
+        f"a range is [low, high] with {low} <= low <= high <= {high}, got {list(value)}",
+    )
 
 
 def _check_probability(value: float, key: str) -> None:
@@ -140,8 +143,13 @@ class LightRanges:
 
 # The held-out style's fixed ranges (drawn by lavimo/render/heldout.py). RenderConfig.validate keeps every training
 # range outside them, so that no training or validation video can look like a held-out one.
-HELD_OUT_CAMERA = CameraRanges(elevation_deg=(42.0, 55.0), fov_deg=(12.0, 20.0), body_fraction=(0.7, 0.9),
-                               follow_probability=1.0, keep_in_view=True)  # looks down steeply, telephoto, far
+HELD_OUT_CAMERA = CameraRanges(
+    elevation_deg=(42.0, 55.0),
+    fov_deg=(12.0, 20.0),
+    body_fraction=(0.7, 0.9),
+    follow_probability=1.0,
+    keep_in_view=True,
+)  # looks down steeply, telephoto, far
 HELD_OUT_LIMB_SCALE: Range = (0.55, 0.7)  # the ellipsoid limbs' thickness, times a capsule's radius: thin
 HELD_OUT_BODY = HsvRange(saturation=(0.97, 1.0), value=(0.97, 1.0))  # neon: every body colour fully saturated
 HELD_OUT_BACKDROP = HsvRange(saturation=(0.3, 0.8), value=(0.02, 0.12))  # the near-black gradient's two ends
@@ -166,21 +174,32 @@ def _check_outside_held_out(settings: RenderConfig, prefix: str) -> None:
     advice = f"; keep it clear of the held-out style's or set {prefix}.held_out.enabled=false"
     camera, limbs = settings.camera, settings.body.limb_scale
     for key, value, held_out, clear in (  # the training range is below the held-out one, or above it
-            ("camera.elevation_deg", camera.elevation_deg, HELD_OUT_CAMERA.elevation_deg,
-             camera.elevation_deg[1] < HELD_OUT_CAMERA.elevation_deg[0]),
-            ("camera.fov_deg", camera.fov_deg, HELD_OUT_CAMERA.fov_deg, camera.fov_deg[0] > HELD_OUT_CAMERA.fov_deg[1]),
-            ("body.limb_scale", limbs, HELD_OUT_LIMB_SCALE, limbs[0] > HELD_OUT_LIMB_SCALE[1])):
+        (
+            "camera.elevation_deg",
+            camera.elevation_deg,
+            HELD_OUT_CAMERA.elevation_deg,
+            camera.elevation_deg[1] < HELD_OUT_CAMERA.elevation_deg[0],
+        ),
+        ("camera.fov_deg", camera.fov_deg, HELD_OUT_CAMERA.fov_deg, camera.fov_deg[0] > HELD_OUT_CAMERA.fov_deg[1]),
+        ("body.limb_scale", limbs, HELD_OUT_LIMB_SCALE, limbs[0] > HELD_OUT_LIMB_SCALE[1]),
+    ):
         _require(clear, f"{prefix}.{key}", f"{list(value)} reaches the held-out style's {list(held_out)}{advice}")
     for name in ("skin", "clothes"):
         hsv = getattr(settings.colours, name)
         neon = hsv.saturation[1] >= HELD_OUT_BODY.saturation[0] and hsv.value[1] >= HELD_OUT_BODY.value[0]
-        _require(not neon, f"{prefix}.colours.{name}", f"saturation {list(hsv.saturation)} and value "
-                 f"{list(hsv.value)} reach the held-out style's neon body colours (both >= "
-                 f"{HELD_OUT_BODY.saturation[0]}){advice}")
+        _require(
+            not neon,
+            f"{prefix}.colours.{name}",
+            f"saturation {list(hsv.saturation)} and value "
+            f"{list(hsv.value)} reach the held-out style's neon body colours (both >= "
+            f"{HELD_OUT_BODY.saturation[0]}){advice}",
+        )
     darkest = max(HELD_OUT_BACKDROP.value[1], HELD_OUT_RINGS.value[1])
-    _require(settings.colours.scene.value[0] > darkest, f"{prefix}.colours.scene.value",
-             f"{list(settings.colours.scene.value)} reaches the held-out style's dark backdrop (value <= {darkest})"
-             f"{advice}")
+    _require(
+        settings.colours.scene.value[0] > darkest,
+        f"{prefix}.colours.scene.value",
+        f"{list(settings.colours.scene.value)} reaches the held-out style's dark backdrop (value <= {darkest}){advice}",
+    )
 
 
 @dataclass(frozen=True)
@@ -201,17 +220,24 @@ class RenderConfig:
     crf: tuple[int, ...] = (20, 28)  # x264 constant rate factor (higher: smaller files, more artefacts)
 
     def validate(self, prefix: str = "render") -> None:
-        _require(32 <= self.resolution <= 2048 and self.resolution % 2 == 0, f"{prefix}.resolution",
-                 f"expected an even number in [32, 2048], got {self.resolution}")
-        _require(self.keyframe_interval >= 1, f"{prefix}.keyframe_interval",
-                 f"must be >= 1, got {self.keyframe_interval}")
+        _require(
+            32 <= self.resolution <= 2048 and self.resolution % 2 == 0,
+            f"{prefix}.resolution",
+            f"expected an even number in [32, 2048], got {self.resolution}",
+        )
+        _require(
+            self.keyframe_interval >= 1, f"{prefix}.keyframe_interval", f"must be >= 1, got {self.keyframe_interval}"
+        )
         for name in ("camera", "body", "colours", "background", "ground", "light"):
             getattr(self, name).validate(f"{prefix}.{name}")
         _check_range(self.blur_sigma_px, f"{prefix}.blur_sigma_px", 0.0, 10.0)
         _check_range(self.noise_std, f"{prefix}.noise_std", 0.0, 50.0)
         _check_range(self.crf, f"{prefix}.crf", 0, 51)
-        _require(self.views_per_motion >= 1, f"{prefix}.views_per_motion",
-                 f"must be >= 1 (videos of each training motion), got {self.views_per_motion}")
+        _require(
+            self.views_per_motion >= 1,
+            f"{prefix}.views_per_motion",
+            f"must be >= 1 (videos of each training motion), got {self.views_per_motion}",
+        )
         if self.held_out.enabled:
             _check_outside_held_out(self, prefix)
 

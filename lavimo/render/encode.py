@@ -59,8 +59,14 @@ def fps_fraction(fps: float) -> Fraction:
 class H264Writer:
     """`with H264Writer(path, w, h, fps) as out: out.write(rgb)`; the file appears at `path` only when complete."""
 
-    def __init__(self, out_path: str | os.PathLike, width: int, height: int, fps: float,
-                 settings: EncoderSettings = EncoderSettings()) -> None:
+    def __init__(
+        self,
+        out_path: str | os.PathLike,
+        width: int,
+        height: int,
+        fps: float,
+        settings: EncoderSettings = EncoderSettings(),
+    ) -> None:
         if width % 2 or height % 2 or width <= 0 or height <= 0:
             raise ValueError(f"yuv420p needs an even, positive frame size, got {width}x{height}")
         self.path = Path(out_path)
@@ -92,8 +98,9 @@ class H264Writer:
     def write(self, rgb: np.ndarray) -> None:
         """rgb: (H, W, 3) uint8, red first."""
         if rgb.shape != (self.height, self.width, 3) or rgb.dtype != np.uint8:
-            raise ValueError(f"{self.path}: expected a ({self.height}, {self.width}, 3) uint8 frame, "
-                             f"got {rgb.shape} {rgb.dtype}")
+            raise ValueError(
+                f"{self.path}: expected a ({self.height}, {self.width}, 3) uint8 frame, got {rgb.shape} {rgb.dtype}"
+            )
         i420 = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)  # (H * 3/2, W) planar Y, U, V
         frame = av.VideoFrame.from_numpy_buffer(i420, format="yuv420p")
         frame.pts = self.frames_written
@@ -119,7 +126,7 @@ class H264Writer:
             pass
         self._tmp.unlink(missing_ok=True)
 
-    def __enter__(self) -> "H264Writer":
+    def __enter__(self) -> H264Writer:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -41,8 +41,9 @@ def finish_frames(finish: Finish, width: int, height: int) -> FinishFrames:
     shape = (height + NOISE_MARGIN, width + NOISE_MARGIN, 3)
     noise = np.random.default_rng(finish.seed).standard_normal(shape, dtype=np.float32) * np.float32(finish.noise_std)
     noise = np.rint(noise).clip(-255, 255)
-    return FinishFrames(finish.blur_sigma_px, kernel, np.maximum(noise, 0).astype(np.uint8),
-                        np.maximum(-noise, 0).astype(np.uint8))
+    return FinishFrames(
+        finish.blur_sigma_px, kernel, np.maximum(noise, 0).astype(np.uint8), np.maximum(-noise, 0).astype(np.uint8)
+    )
 
 
 def apply_finish(image: np.ndarray, frames: FinishFrames, t: int) -> None:
@@ -52,5 +53,5 @@ def apply_finish(image: np.ndarray, frames: FinishFrames, t: int) -> None:
     if frames.brighten is not None:
         height, width = image.shape[:2]
         y, x = (5 * t) % NOISE_MARGIN, (3 * t + t // NOISE_MARGIN) % NOISE_MARGIN  # 256 offsets before one repeats
-        cv2.add(image, frames.brighten[y:y + height, x:x + width], dst=image)
-        cv2.subtract(image, frames.darken[y:y + height, x:x + width], dst=image)
+        cv2.add(image, frames.brighten[y : y + height, x : x + width], dst=image)
+        cv2.subtract(image, frames.darken[y : y + height, x : x + width], dst=image)

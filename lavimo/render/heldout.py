@@ -21,8 +21,14 @@ from lavimo.render.avatars import RGB, BodyLook
 from lavimo.render.body import SKIN, BodyModel
 from lavimo.render.camera import CameraRig, CameraTrack
 from lavimo.render.capsules import capsule_ends, screen_capsules
-from lavimo.render.config import (HELD_OUT_BACKDROP, HELD_OUT_BODY, HELD_OUT_CAMERA, HELD_OUT_LIMB_SCALE,
-                                  HELD_OUT_RINGS, HeldOutConfig)
+from lavimo.render.config import (
+    HELD_OUT_BACKDROP,
+    HELD_OUT_BODY,
+    HELD_OUT_CAMERA,
+    HELD_OUT_LIMB_SCALE,
+    HELD_OUT_RINGS,
+    HeldOutConfig,
+)
 from lavimo.render.finish import Finish
 from lavimo.render.ground import SHIFT
 from lavimo.render.randomise import draw_camera, draw_colour
@@ -50,16 +56,19 @@ class HeldOutLook:
 
 def draw_held_out_look(settings: HeldOutConfig, motion_id: str) -> HeldOutLook:
     """The held-out look of a motion: sha256 of (render.held_out.seed, id) seeds it, as draw_look does its own."""
-    digest = hashlib.sha256(f"held_out:{int(settings.seed)}:{motion_id}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"held_out:{int(settings.seed)}:{motion_id}".encode()).digest()
     streams = np.random.SeedSequence(int.from_bytes(digest, "big")).spawn(3)
     camera_rng, body_rng, scene_rng = (np.random.default_rng(stream) for stream in streams)
     limb = float(body_rng.uniform(*HELD_OUT_LIMB_SCALE))
     skin, shirt, trousers, shoes = (draw_colour(body_rng, HELD_OUT_BODY) for _ in range(4))
     backdrop = (draw_colour(scene_rng, HELD_OUT_BACKDROP), draw_colour(scene_rng, HELD_OUT_BACKDROP))
-    return HeldOutLook(camera=draw_camera(camera_rng, HELD_OUT_CAMERA),
-                       body=BodyLook(limb, HEAD_SCALE, skin, shirt, trousers, shoes),
-                       backdrop=backdrop, rings=draw_colour(scene_rng, HELD_OUT_RINGS),
-                       seed=int(scene_rng.integers(2 ** 31)))
+    return HeldOutLook(
+        camera=draw_camera(camera_rng, HELD_OUT_CAMERA),
+        body=BodyLook(limb, HEAD_SCALE, skin, shirt, trousers, shoes),
+        backdrop=backdrop,
+        rings=draw_colour(scene_rng, HELD_OUT_RINGS),
+        seed=int(scene_rng.integers(2**31)),
+    )
 
 
 @dataclass
@@ -84,14 +93,18 @@ def _unit_shapes() -> tuple[np.ndarray, np.ndarray]:
 _ELLIPSE, _SQUARE = _unit_shapes()
 
 
-def _place(unit: np.ndarray, centre: np.ndarray, direction: np.ndarray, along: np.ndarray,
-           across: np.ndarray) -> np.ndarray:
+def _place(
+    unit: np.ndarray, centre: np.ndarray, direction: np.ndarray, along: np.ndarray, across: np.ndarray
+) -> np.ndarray:
     """unit (V, 2) shape; centre, direction (..., 2) and half sizes along, across (...) in pixels -> (..., V, 2)."""
     length = np.linalg.norm(direction, axis=-1, keepdims=True)
     u = np.where(length > 1e-6, direction / np.maximum(length, 1e-6), np.array([0.0, -1.0]))  # (..., 2)
     n = np.stack([-u[..., 1], u[..., 0]], axis=-1)
-    return (centre[..., None, :] + unit[:, :1] * (along[..., None] * u)[..., None, :]
-            + unit[:, 1:] * (across[..., None] * n)[..., None, :])
+    return (
+        centre[..., None, :]
+        + unit[:, :1] * (along[..., None] * u)[..., None, :]
+        + unit[:, 1:] * (across[..., None] * n)[..., None, :]
+    )
 
 
 def _shapes(a: np.ndarray, b: np.ndarray, r: np.ndarray, head_up: np.ndarray, grow: float) -> np.ndarray:

@@ -28,7 +28,7 @@ class Light:
     @property
     def shadow_grey(self) -> int:
         """0..255: what a full shadow multiplies the floor by (255 = no shadow)."""
-        return int(round(255 * SHADOW_LEFT ** self.strength))
+        return int(round(255 * SHADOW_LEFT**self.strength))
 
 
 def light_screen_direction(rotation: np.ndarray, light: Light) -> np.ndarray:

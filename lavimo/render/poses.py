@@ -8,10 +8,23 @@ from lavimo.data.skeleton import Skeleton
 
 # (keyword in the joint's name, length in metres of the bone ending at that joint); first match wins.
 _BONE_LENGTHS_M = (
-    ("spine1", 0.10), ("spine2", 0.13), ("spine3", 0.06), ("torso", 0.15), ("chest", 0.18),
-    ("neck", 0.20), ("head", 0.12), ("collar", 0.08), ("shoulder", 0.12), ("elbow", 0.28),
-    ("wrist", 0.25), ("hip", 0.09), ("knee", 0.42), ("ankle", 0.41), ("heel", 0.06),
-    ("toe", 0.14), ("foot", 0.14),
+    ("spine1", 0.10),
+    ("spine2", 0.13),
+    ("spine3", 0.06),
+    ("torso", 0.15),
+    ("chest", 0.18),
+    ("neck", 0.20),
+    ("head", 0.12),
+    ("collar", 0.08),
+    ("shoulder", 0.12),
+    ("elbow", 0.28),
+    ("wrist", 0.25),
+    ("hip", 0.09),
+    ("knee", 0.42),
+    ("ankle", 0.41),
+    ("heel", 0.06),
+    ("toe", 0.14),
+    ("foot", 0.14),
 )
 
 
@@ -48,12 +61,15 @@ def _joints_named(skeleton: Skeleton, *keywords: str) -> list[int]:
     return [j for j, name in enumerate(skeleton.joint_names) if any(k in name for k in keywords)]
 
 
-def walking_motion(skeleton: Skeleton, num_frames: int, speed_mps: float = 1.2, raise_right_arm: bool = False,
-                   stride_hz: float = 0.9) -> np.ndarray:
+def walking_motion(
+    skeleton: Skeleton, num_frames: int, speed_mps: float = 1.2, raise_right_arm: bool = False, stride_hz: float = 0.9
+) -> np.ndarray:
     """(T, J, 3) joint positions in the skeleton's units: walks along +z, legs and arms swinging, feet near y=0."""
     rest = skeleton.rest_directions_array()  # (J, 3)
-    legs = {side: _joints_named(skeleton, *(f"{side}_{j}" for j in ("knee", "ankle", "heel", "toe", "foot")))
-            for side in ("left", "right")}
+    legs = {
+        side: _joints_named(skeleton, *(f"{side}_{j}" for j in ("knee", "ankle", "heel", "toe", "foot")))
+        for side in ("left", "right")
+    }
     arms = {side: _joints_named(skeleton, f"{side}_elbow", f"{side}_wrist") for side in ("left", "right")}
     frames = []
     for t in range(num_frames):

@@ -26,8 +26,15 @@ class PreviewTile:
     sublabel: str = ""
 
 
-def write_preview(out_path: str | os.PathLike, tiles: list[PreviewTile], *, fps: float, tile_size: int = 192,
-                  max_seconds: float = 10.0, header: str = "") -> None:
+def write_preview(
+    out_path: str | os.PathLike,
+    tiles: list[PreviewTile],
+    *,
+    fps: float,
+    tile_size: int = 192,
+    max_seconds: float = 10.0,
+    header: str = "",
+) -> None:
     """Plays every tile's clip at once for the longest clip's duration (at most max_seconds); shorter clips loop.
 
     The file appears at out_path only when complete; VideoError names any clip that cannot be decoded.
@@ -43,8 +50,9 @@ def write_preview(out_path: str | os.PathLike, tiles: list[PreviewTile], *, fps:
     height = tile_size + LABEL_HEIGHT + (0 if top is None else HEADER_HEIGHT)
     with H264Writer(out_path, width + width % 2, height + height % 2, fps) as writer:
         for t in range(num_frames):
-            row = np.concatenate([np.concatenate([label, clip[t]], axis=0) for label, clip in zip(labels, clips)],
-                                 axis=1)  # (LABEL_HEIGHT + S, W, 3)
+            row = np.concatenate(
+                [np.concatenate([label, clip[t]], axis=0) for label, clip in zip(labels, clips)], axis=1
+            )  # (LABEL_HEIGHT + S, W, 3)
             frame = row if top is None else np.concatenate([top, row], axis=0)
             writer.write(_pad_even(frame))
 
@@ -74,7 +82,7 @@ def _letterbox(frame: np.ndarray, size: int) -> np.ndarray:
     resized = cv2.resize(frame, (new_w, new_h), interpolation=interpolation)
     out = np.full((size, size, 3), BACKGROUND, np.uint8)
     y, x = (size - new_h) // 2, (size - new_w) // 2
-    out[y:y + new_h, x:x + new_w] = resized
+    out[y : y + new_h, x : x + new_w] = resized
     return out
 
 

@@ -61,8 +61,9 @@ def draw_camera(rng: np.random.Generator, ranges: CameraRanges) -> CameraRig:
     return CameraRig(yaw, elevation, float(distance), fov, follow, ranges.keep_in_view)
 
 
-def _colours(rng: np.random.Generator, settings: RenderConfig, style: AvatarStyle, limb: float,
-             head: float) -> tuple[str, BodyLook, tuple[RGB, RGB, RGB, RGB]]:
+def _colours(
+    rng: np.random.Generator, settings: RenderConfig, style: AvatarStyle, limb: float, head: float
+) -> tuple[str, BodyLook, tuple[RGB, RGB, RGB, RGB]]:
     """(style name or "", the body, its scene colours: sky, sky_alt, ground, ground_alt); all drawn either way."""
     colours = settings.colours
     use_style = bool(rng.random() < colours.avatar_style_probability)
@@ -86,7 +87,7 @@ def draw_look(settings: RenderConfig, motion_id: str, view: int = 0) -> ClipLook
     kinds = settings.background.kinds, settings.ground.kinds
     backdrop_kind, floor_kind = (kind[int(scene_rng.integers(len(kind)))] for kind in kinds)
     tile_m = _uniform(scene_rng, settings.ground.tile_m)
-    backdrop_seed, floor_seed = (int(seed) for seed in scene_rng.integers(0, 2 ** 31, 2))
+    backdrop_seed, floor_seed = (int(seed) for seed in scene_rng.integers(0, 2**31, 2))
     light = settings.light
     return ClipLook(
         avatar_style=style_name,
@@ -94,9 +95,13 @@ def draw_look(settings: RenderConfig, motion_id: str, view: int = 0) -> ClipLook
         body=body,
         backdrop=Backdrop(backdrop_kind, sky, sky_alt, backdrop_seed),
         floor=FloorLayout(floor_kind, tile_m, ground, ground_alt, floor_seed),
-        light=Light(*(_uniform(light_rng, bounds) for bounds in (light.azimuth_deg, light.elevation_deg,
-                                                                   light.strength))),
-        finish=Finish(_uniform(finish_rng, settings.blur_sigma_px), _uniform(finish_rng, settings.noise_std),
-                      int(finish_rng.integers(settings.crf[0], settings.crf[1] + 1)),
-                      int(finish_rng.integers(2 ** 31))),
+        light=Light(
+            *(_uniform(light_rng, bounds) for bounds in (light.azimuth_deg, light.elevation_deg, light.strength))
+        ),
+        finish=Finish(
+            _uniform(finish_rng, settings.blur_sigma_px),
+            _uniform(finish_rng, settings.noise_std),
+            int(finish_rng.integers(settings.crf[0], settings.crf[1] + 1)),
+            int(finish_rng.integers(2**31)),
+        ),
     )

@@ -45,9 +45,9 @@ def palette(look: BodyLook, floor_alt: RGB, strength: float, slots: tuple[int, .
     """Per capsule (by its colour slot) the outline, base and highlight colours; the stripes; the floor pattern."""
     by_slot = (look.skin, look.shirt, look.trousers, look.shoes)  # indexed by body.SKIN .. body.SHOES
     return {
-        "outline": [_shade(by_slot[s], RIM_SHADE ** strength) for s in slots],
+        "outline": [_shade(by_slot[s], RIM_SHADE**strength) for s in slots],
         "base": [_shade(by_slot[s], 1.0) for s in slots],
-        "highlight": [_shade(by_slot[s], HIGHLIGHT_SHADE ** strength) for s in slots],
+        "highlight": [_shade(by_slot[s], HIGHLIGHT_SHADE**strength) for s in slots],
         "stripe": None if look.stripe is None else _shade(look.stripe, 1.0),
         "floor": _shade(floor_alt, 1.0),
     }

@@ -33,8 +33,9 @@ def _regions(points_uv: np.ndarray, pad: np.ndarray, size: int) -> list[tuple[in
     return [tuple(b) if ok else None for b, ok in zip(box, on_screen)]
 
 
-def shadow_frames(joints_m: np.ndarray, body: BodyModel, look: BodyLook, light: Light,
-                  camera: CameraTrack) -> ShadowFrames:
+def shadow_frames(
+    joints_m: np.ndarray, body: BodyModel, look: BodyLook, light: Light, camera: CameraTrack
+) -> ShadowFrames:
     """joints_m: (T, J, 3) metres -> per frame a floor stroke per part (its mean capsule width) and a head blob."""
     uv, depth = camera.project(on_floor(joints_m, light))  # (T, J, 2), (T, J)
     capsule_depth = (depth[:, body.bones[:, 0]] + depth[:, body.bones[:, 1]]) / 2  # (T, C)
@@ -52,5 +53,10 @@ def shadow_frames(joints_m: np.ndarray, body: BodyModel, look: BodyLook, light: 
     strokes = [[(line[t], w) for line, w in zip(lines, thickness[t])] for t in range(len(joints_m))]
     head_c = np.round((head_uv[:, 0] - origin[:, 0]) * (1 << SHIFT)).astype(int).tolist()
     head_rf = np.round(head_r * (1 << SHIFT)).astype(int).tolist()
-    return ShadowFrames(roi=roi, strokes=strokes, head=[(tuple(c), r) for c, r in zip(head_c, head_rf)], blur=blur,
-                        grey=light.shadow_grey)
+    return ShadowFrames(
+        roi=roi,
+        strokes=strokes,
+        head=[(tuple(c), r) for c, r in zip(head_c, head_rf)],
+        blur=blur,
+        grey=light.shadow_grey,
+    )

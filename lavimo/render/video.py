@@ -43,8 +43,9 @@ def validate_joints(joints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     """Returns joints as float64 (T, J, 3); ValueError naming the problem otherwise."""
     joints = np.asarray(joints)
     if joints.ndim != 3 or joints.shape[1:] != (skeleton.num_joints, 3):
-        raise ValueError(f"joints must have shape (T, {skeleton.num_joints}, 3) for skeleton "
-                         f"{skeleton.name!r}, got {joints.shape}")
+        raise ValueError(
+            f"joints must have shape (T, {skeleton.num_joints}, 3) for skeleton {skeleton.name!r}, got {joints.shape}"
+        )
     if joints.shape[0] == 0:
         raise ValueError("joints has zero frames; a video needs at least one")
     if not np.issubdtype(joints.dtype, np.number):
@@ -69,20 +70,29 @@ def facing_frame(joints_m: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     return np.stack([x * c - z * s, centred[..., 1], x * s + z * c], axis=-1)
 
 
-def prepare_scene(joints: np.ndarray, skeleton: Skeleton, look: Look, resolution: int,
-                  fps: float | None = None) -> ClipScene | HeldOutScene:
+def prepare_scene(
+    joints: np.ndarray, skeleton: Skeleton, look: Look, resolution: int, fps: float | None = None
+) -> ClipScene | HeldOutScene:
     """joints: (T, J, 3) in the skeleton's units -> the clip's draw lists (camera, floor, shadow, body)."""
     joints_m = validate_joints(joints, skeleton) * skeleton.meters_per_unit  # (T, J, 3) metres
     reach = float(np.abs(joints_m).max())
     if reach > MAX_REACH_M:
-        raise ValueError(f"joints reach {reach:.3g} m from the origin; are they in {skeleton.name}'s units "
-                         f"({skeleton.meters_per_unit} m per unit)?")
+        raise ValueError(
+            f"joints reach {reach:.3g} m from the origin; are they in {skeleton.name}'s units "
+            f"({skeleton.meters_per_unit} m per unit)?"
+        )
     joints_m = facing_frame(joints_m, skeleton)
     body = body_model(skeleton)
     a, b, radii = capsule_ends(joints_m, body, look.body)  # (T, C, 3) twice, (C,): the body's extent
     root = skeleton.parents.index(-1)  # the pelvis the camera follows
-    camera = place_camera(joints_m[:, root], np.concatenate([a, b], axis=1), np.concatenate([radii, radii]),
-                          look.camera, fps or skeleton.fps, resolution)
+    camera = place_camera(
+        joints_m[:, root],
+        np.concatenate([a, b], axis=1),
+        np.concatenate([radii, radii]),
+        look.camera,
+        fps or skeleton.fps,
+        resolution,
+    )
     if isinstance(look, HeldOutLook):
         return held_out_scene(joints_m, body, look, camera)
     return build_scene(joints_m, body, look, camera)
@@ -93,8 +103,9 @@ def draw_scene_frame(image: np.ndarray, scene: ClipScene | HeldOutScene, t: int)
     return draw_held_out_frame(image, scene, t) if isinstance(scene, HeldOutScene) else draw_frame(image, scene, t)
 
 
-def render_frames(joints: np.ndarray, skeleton: Skeleton, *, look: Look, resolution: int = 256,
-                  fps: float | None = None):
+def render_frames(
+    joints: np.ndarray, skeleton: Skeleton, *, look: Look, resolution: int = 256, fps: float | None = None
+):
     """Yields the clip's frames, (resolution, resolution, 3) uint8 RGB, one per motion frame (same buffer reused)."""
     scene = prepare_scene(joints, skeleton, look, resolution, fps)
     image = np.empty((resolution, resolution, 3), np.uint8)
@@ -102,10 +113,17 @@ def render_frames(joints: np.ndarray, skeleton: Skeleton, *, look: Look, resolut
         yield draw_scene_frame(image, scene, t)
 
 
-def render_motion_video(joints: np.ndarray, skeleton: Skeleton, out_path: str | os.PathLike, *, look: Look,
-                        resolution: int = 256, fps: float | None = None,
-                        keyframe_interval: int | None = DEFAULT_KEYFRAME_INTERVAL,
-                        preset: str = DEFAULT_PRESET) -> VideoInfo:
+def render_motion_video(
+    joints: np.ndarray,
+    skeleton: Skeleton,
+    out_path: str | os.PathLike,
+    *,
+    look: Look,
+    resolution: int = 256,
+    fps: float | None = None,
+    keyframe_interval: int | None = DEFAULT_KEYFRAME_INTERVAL,
+    preset: str = DEFAULT_PRESET,
+) -> VideoInfo:
     """joints: (T, J, 3) in the skeleton's units (y up) -> an H.264 yuv420p mp4 at out_path (local), T frames.
 
     fps defaults to skeleton.fps; keyframe_interval None leaves x264's default GOP; the look's finish sets the
@@ -124,5 +142,6 @@ def render_motion_video(joints: np.ndarray, skeleton: Skeleton, out_path: str | 
                 draw_scene_frame(chunk[i], scene, start + i)
             for i in range(count):
                 writer.write(chunk[i])
-    return VideoInfo(num_frames=scene.num_frames, fps=fps, width=resolution, height=resolution,
-                     path=str(Path(out_path)))
+    return VideoInfo(
+        num_frames=scene.num_frames, fps=fps, width=resolution, height=resolution, path=str(Path(out_path))
+    )

@@ -36,8 +36,9 @@ DEFAULT_MAX_UPLOAD_MB = 200.0
 UPLOAD_CHUNK = 2**20
 VIDEO_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,8}$")  # the only part of an uploaded file's name that is kept
 
-api = FastAPI(title="LAVIMO motion search",
-              description="Find 3D human motions by a sentence, a video clip or another motion.")
+api = FastAPI(
+    title="LAVIMO motion search", description="Find 3D human motions by a sentence, a video clip or another motion."
+)
 
 
 class TextQuery(BaseModel):
@@ -81,13 +82,25 @@ def _motion_url(motion_id: str, tail: str = "") -> str:
 
 
 def _file_urls(motion_id: str) -> dict[str, str]:
-    return {"video_url": _motion_url(motion_id, "/video"), "joints_url": _motion_url(motion_id, "/joints.npy"),
-            "bvh_url": _motion_url(motion_id, ".bvh")}
+    return {
+        "video_url": _motion_url(motion_id, "/video"),
+        "joints_url": _motion_url(motion_id, "/joints.npy"),
+        "bvh_url": _motion_url(motion_id, ".bvh"),
+    }
 
 
 def _results(hits: list[Hit]) -> list[Result]:
-    return [Result(rank=h.rank, motion_id=h.motion_id, score=h.score, duration_s=h.duration_s, caption=h.caption,
-                   **_file_urls(h.motion_id)) for h in hits]
+    return [
+        Result(
+            rank=h.rank,
+            motion_id=h.motion_id,
+            score=h.score,
+            duration_s=h.duration_s,
+            caption=h.caption,
+            **_file_urls(h.motion_id),
+        )
+        for h in hits
+    ]
 
 
 def _form_k(value) -> int:
@@ -154,8 +167,12 @@ class MotionSearch:
 
     @api.get("/healthz")
     async def healthz(self) -> dict:
-        return {"status": "ok", "motions": len(self.library.index), "checkpoint": self.library.checkpoint,
-                "video_queries": self.library.has_video}
+        return {
+            "status": "ok",
+            "motions": len(self.library.index),
+            "checkpoint": self.library.checkpoint,
+            "video_queries": self.library.has_video,
+        }
 
     @api.post("/search/text", response_model=SearchResponse)
     async def search_text(self, query: TextQuery) -> SearchResponse:
@@ -184,8 +201,9 @@ class MotionSearch:
                 try:
                     frames = await asyncio.to_thread(self.library.encoder.video_frames, path)  # (l_v, S, S, 3)
                 except (VideoError, QueryError) as error:
-                    raise HTTPException(400, f"{upload.filename or 'the upload'}: "
-                                             f"{str(error).replace(str(path), 'the file')}") from None
+                    raise HTTPException(
+                        400, f"{upload.filename or 'the upload'}: {str(error).replace(str(path), 'the file')}"
+                    ) from None
         vector = await self._embed_clips(frames)
         return SearchResponse(query=upload.filename or "video", results=_results(self.library.search(vector, k)))
 
@@ -209,8 +227,9 @@ class MotionSearch:
             record = self.library.record(motion_id)
         except UnknownMotion as error:
             raise HTTPException(404, error.args[0]) from None
-        return Motion(motion_id=motion_id, duration_s=record.duration_s, captions=record.captions,
-                      **_file_urls(motion_id))
+        return Motion(
+            motion_id=motion_id, duration_s=record.duration_s, captions=record.captions, **_file_urls(motion_id)
+        )
 
     @api.get("/motions/{motion_id}/video")
     async def motion_video(self, motion_id: str) -> FileResponse:
@@ -232,8 +251,11 @@ class MotionSearch:
             raise HTTPException(404, error.args[0]) from None
         except ExportError as error:
             raise HTTPException(500, str(error)) from None
-        return Response(data, media_type=media_type,
-                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
+        return Response(
+            data,
+            media_type=media_type,
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+        )
 
 
 APP_ARGUMENTS = {"checkpoint", "prepared", "splits", "max_upload_mb", "num_replicas", "max_replicas", "replica_cpus"}
@@ -248,10 +270,13 @@ def build_app(args: dict) -> serve.Application:
     if not args.get("checkpoint"):
         raise ValueError("checkpoint: the checkpoint folder to serve is required")
     settings = ServiceSettings(
-        LibrarySettings(storage.absolute(str(args["checkpoint"])),  # replicas run in other folders
-                        storage.absolute(args["prepared"]) if args.get("prepared") else None,
-                        tuple(args.get("splits") or ())),
-        max_upload_bytes=int(float(args.get("max_upload_mb", DEFAULT_MAX_UPLOAD_MB)) * 2**20))
+        LibrarySettings(
+            storage.absolute(str(args["checkpoint"])),  # replicas run in other folders
+            storage.absolute(args["prepared"]) if args.get("prepared") else None,
+            tuple(args.get("splits") or ()),
+        ),
+        max_upload_bytes=int(float(args.get("max_upload_mb", DEFAULT_MAX_UPLOAD_MB)) * 2**20),
+    )
     return MotionSearch.options(**deployment_options(args)).bind(settings)
 
 
@@ -261,6 +286,9 @@ def deployment_options(args: dict) -> dict:
     most = int(args.get("max_replicas") or replicas)
     if replicas < 1 or most < replicas:
         raise ValueError(f"num_replicas must be >= 1 and max_replicas >= num_replicas, got {replicas}, {most}")
-    scaling = {"num_replicas": replicas} if most == replicas else {
-        "autoscaling_config": {"min_replicas": replicas, "max_replicas": most, "target_ongoing_requests": 8}}
+    scaling = (
+        {"num_replicas": replicas}
+        if most == replicas
+        else {"autoscaling_config": {"min_replicas": replicas, "max_replicas": most, "target_ongoing_requests": 8}}
+    )
     return {"ray_actor_options": {"num_cpus": float(args.get("replica_cpus", 1.0))}, **scaling}

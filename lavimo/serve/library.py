@@ -39,16 +39,24 @@ class MotionLibrary:
         self.prepared = settings.prepared or config.data.prepared
         self.splits = list(settings.splits or config.data.splits)
         self.encoder = QueryEncoder(model)
-        self.index = load_or_build_index(folder, self.prepared, self.splits, workers=1,
-                                         cpus_per_worker=config.train.decode_cpus)
+        self.index = load_or_build_index(
+            folder, self.prepared, self.splits, workers=1, cpus_per_worker=config.train.decode_cpus
+        )
         self.records: dict[str, MotionRecord] = motion_records(self.prepared, self.splits)
         missing = [motion_id for motion_id in self.index.ids if motion_id not in self.records]
         if missing:
-            raise ValueError(f"the index of {folder} holds {len(missing)} motions that {self.prepared} does not "
-                             f"(e.g. {missing[0]}): rebuild it with jobs/retrieve.py --rebuild-index")
+            raise ValueError(
+                f"the index of {folder} holds {len(missing)} motions that {self.prepared} does not "
+                f"(e.g. {missing[0]}): rebuild it with jobs/retrieve.py --rebuild-index"
+            )
         self._rows = {motion_id: row for row, motion_id in enumerate(self.index.ids)}
-        log.info("motion library: %d motions of %s (%s), checkpoint %s", len(self.index), self.prepared,
-                 "+".join(self.splits), folder)
+        log.info(
+            "motion library: %d motions of %s (%s), checkpoint %s",
+            len(self.index),
+            self.prepared,
+            "+".join(self.splits),
+            folder,
+        )
 
     @property
     def has_video(self) -> bool:
@@ -81,4 +89,3 @@ class MotionLibrary:
         are unusable."""
         record = self.record(motion_id)
         return export_files(motion_id, record.feature_path, record.joints_path, DATASET_SPECS[record.dataset], fmt)
-

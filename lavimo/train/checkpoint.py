@@ -30,8 +30,13 @@ class CheckpointError(ValueError):
     """A checkpoint folder that cannot be used; the message names the folder or file and what is wrong."""
 
 
-def save_checkpoint(folder: str | Path, model: torch.nn.Module, training_state: dict[str, Any],
-                    config: LavimoConfig, progress: dict[str, Any]) -> Path:
+def save_checkpoint(
+    folder: str | Path,
+    model: torch.nn.Module,
+    training_state: dict[str, Any],
+    config: LavimoConfig,
+    progress: dict[str, Any],
+) -> Path:
     """Writes one checkpoint folder; each file goes to a temporary name first and is renamed when complete."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -71,8 +76,13 @@ def whole_checkpoint(folder: str | Path) -> Path:
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no such checkpoint folder")
-    older = sorted((p for p in folder.parent.glob(f"{FOLDER_PREFIX}*") if p.is_dir() and p.name < folder.name),
-                   reverse=True) if folder.name.startswith(FOLDER_PREFIX) else []
+    older = (
+        sorted(
+            (p for p in folder.parent.glob(f"{FOLDER_PREFIX}*") if p.is_dir() and p.name < folder.name), reverse=True
+        )
+        if folder.name.startswith(FOLDER_PREFIX)
+        else []
+    )
     problems = []
     for candidate in (folder, *older):
         try:
@@ -131,13 +141,15 @@ def _check_safetensors(path: Path) -> None:
             raise CheckpointError(f"{path}: truncated ({size} bytes, shorter than its header)")
         try:
             header = json.loads(file.read(header_length))
-            end = max((int(entry["data_offsets"][1]) for key, entry in header.items() if key != "__metadata__"),
-                      default=0)
+            end = max(
+                (int(entry["data_offsets"][1]) for key, entry in header.items() if key != "__metadata__"), default=0
+            )
         except (ValueError, UnicodeDecodeError, KeyError, TypeError, IndexError) as err:
             raise CheckpointError(f"{path}: its header does not parse ({err})") from None
     if 8 + header_length + end != size:
-        raise CheckpointError(f"{path}: truncated or damaged: its header describes {8 + header_length + end} "
-                              f"bytes, the file has {size}")
+        raise CheckpointError(
+            f"{path}: truncated or damaged: its header describes {8 + header_length + end} bytes, the file has {size}"
+        )
 
 
 def _atomic(path: Path, write) -> None:

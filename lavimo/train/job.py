@@ -26,17 +26,22 @@ class JobSummary:
     evaluation: Evaluation
 
     def describe(self) -> str:
-        return "\n".join([
-            f"test split, All protocol ({self.run.name}):",
-            markdown_table(self.evaluation.headline()),
-            *([f"held-out style: skipped, {self.evaluation.held_out.skipped}"] if self.evaluation.held_out.skipped
-              else []),
-            f"every protocol:  {storage.join(self.evaluation.folder, 'results.md')}",
-            f"best checkpoint: {self.run.best_checkpoint}",
-            f"run folder:      {self.run.folder}",
-            f"MLflow run:      {self.run.mlflow_run_id} in {self.run.mlflow_uri}",
-            f"see it with:     {tracking.ui_command(self.run.mlflow_uri)}",
-        ])
+        return "\n".join(
+            [
+                f"test split, All protocol ({self.run.name}):",
+                markdown_table(self.evaluation.headline()),
+                *(
+                    [f"held-out style: skipped, {self.evaluation.held_out.skipped}"]
+                    if self.evaluation.held_out.skipped
+                    else []
+                ),
+                f"every protocol:  {storage.join(self.evaluation.folder, 'results.md')}",
+                f"best checkpoint: {self.run.best_checkpoint}",
+                f"run folder:      {self.run.folder}",
+                f"MLflow run:      {self.run.mlflow_run_id} in {self.run.mlflow_uri}",
+                f"see it with:     {tracking.ui_command(self.run.mlflow_uri)}",
+            ]
+        )
 
 
 def ensure_prepared(config: LavimoConfig) -> None:
@@ -58,10 +63,15 @@ def run_training_job(config: LavimoConfig, resume: str | None = None) -> JobSumm
     if run.best_checkpoint is None:
         raise RuntimeError(f"{run.folder}: training reported no checkpoint")
     run = dataclasses.replace(run, best_checkpoint=str(whole_checkpoint(run.best_checkpoint)))
-    evaluation = evaluate_checkpoint(run.best_checkpoint, config.data.prepared, "test",
-                                     storage.join(run.folder, "test_evaluation"), workers=1,
-                                     cpus_per_worker=config.train.decode_cpus,
-                                     gpus_per_worker=1.0 if config.train.use_gpu else 0.0)
+    evaluation = evaluate_checkpoint(
+        run.best_checkpoint,
+        config.data.prepared,
+        "test",
+        storage.join(run.folder, "test_evaluation"),
+        workers=1,
+        cpus_per_worker=config.train.decode_cpus,
+        gpus_per_worker=1.0 if config.train.use_gpu else 0.0,
+    )
     record_evaluation(evaluation, run.mlflow_uri, run.mlflow_run_id, run.folder, step=int(run.metrics.get("epoch", 0)))
     logger = tracking.RunLogger(run.mlflow_uri, run.mlflow_run_id, run.folder)
     logger.artifact_text(json.dumps({"best_checkpoint": run.best_checkpoint}, indent=2), "best_checkpoint.json")

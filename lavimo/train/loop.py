@@ -65,8 +65,11 @@ def train_loop_per_worker(loop_config: dict) -> None:
     torch.set_num_threads(max(1, round(config.train.cpus_per_worker)))  # as many threads as reserved CPUs
     state = _build_state(config, worker, loop_config["steps_per_epoch"])
     loss_fn = build_loss(config, World(worker.rank, worker.world_size))
-    tracker = RunLogger(loop_config["mlflow_uri"], loop_config["run_id"], loop_config["run_folder"]) \
-        if worker.is_chief else None
+    tracker = (
+        RunLogger(loop_config["mlflow_uri"], loop_config["run_id"], loop_config["run_folder"])
+        if worker.is_chief
+        else None
+    )
     try:
         _train(state, loss_fn, config, worker, tracker, loop_config["run_folder"])
     finally:
@@ -74,8 +77,9 @@ def train_loop_per_worker(loop_config: dict) -> None:
             tracker.close()
 
 
-def _train(state: TrainState, loss_fn, config: LavimoConfig, worker: Worker, tracker: RunLogger | None,
-           run_folder: str) -> None:
+def _train(
+    state: TrainState, loss_fn, config: LavimoConfig, worker: Worker, tracker: RunLogger | None, run_folder: str
+) -> None:
     """Epochs from the state's to train.epochs: train, validate (rank 0), report and checkpoint."""
     train_shard = ray.train.get_dataset_shard("train")
     val_shard = ray.train.get_dataset_shard("val")
@@ -83,8 +87,12 @@ def _train(state: TrainState, loss_fn, config: LavimoConfig, worker: Worker, tra
         started = time.monotonic()
         epoch_metrics = _train_epoch(state, train_shard, loss_fn, config, worker, tracker)
         state.epoch += 1
-        metrics = {"epoch": state.epoch, "step": state.step, **epoch_metrics,
-                   "time/train_epoch_s": time.monotonic() - started}
+        metrics = {
+            "epoch": state.epoch,
+            "step": state.step,
+            **epoch_metrics,
+            "time/train_epoch_s": time.monotonic() - started,
+        }
         if worker.is_chief:
             started = time.monotonic()
             metrics.update(validate(state.core, val_shard, config, worker))
@@ -95,8 +103,14 @@ def _train(state: TrainState, loss_fn, config: LavimoConfig, worker: Worker, tra
 
 
 def _summary(metrics: dict) -> str:
-    shown = ("train/total_epoch", "val/t2m/R10", "val/v2m/R1", "time/train_epoch_s", "time/data_wait_s",
-             "time/validation_s")
+    shown = (
+        "train/total_epoch",
+        "val/t2m/R10",
+        "val/v2m/R1",
+        "time/train_epoch_s",
+        "time/data_wait_s",
+        "time/validation_s",
+    )
     return ", ".join(f"{k} {metrics[k]:.3g}" for k in shown if k in metrics)
 
 
@@ -132,8 +146,9 @@ def _autocast(config: LavimoConfig, worker: Worker):
     return torch.autocast("cuda", dtype=dtype)
 
 
-def _train_epoch(state: TrainState, shard, loss_fn: LavimoLoss, config: LavimoConfig, worker: Worker,
-                 tracker: RunLogger | None) -> dict[str, float]:
+def _train_epoch(
+    state: TrainState, shard, loss_fn: LavimoLoss, config: LavimoConfig, worker: Worker, tracker: RunLogger | None
+) -> dict[str, float]:
     """One pass over this worker's shard; returns the epoch's mean losses and the count of skipped samples."""
     state.model.train()
     totals: dict[str, float] = {}
@@ -179,16 +194,23 @@ def build_loss(config: LavimoConfig, world: World) -> LavimoLoss:
     return LavimoLoss(weights, config.train.epsilon, world)
 
 
-def train_step(state: TrainState, inputs: ModelInputs, loss_fn: LavimoLoss, config: LavimoConfig,
-               worker: Worker) -> dict[str, float]:
+def train_step(
+    state: TrainState, inputs: ModelInputs, loss_fn: LavimoLoss, config: LavimoConfig, worker: Worker
+) -> dict[str, float]:
     """One optimiser step (forward, loss, scaled backward, clipping, schedule); returns the logged scalars."""
     with _autocast(config, worker):
         out = state.model(inputs.motion, inputs.motion_mask, inputs.input_ids, inputs.attention_mask, inputs.frames)
         embeddings = {"motion": out.motion_emb, "text": out.text_emb}
         if out.video_emb is not None:
             embeddings["video"] = out.video_emb
-        loss = loss_fn(embeddings, inputs.sentence_embedding, out.logit_scale, out.reconstruction.float(),
-                       inputs.motion, inputs.motion_mask)
+        loss = loss_fn(
+            embeddings,
+            inputs.sentence_embedding,
+            out.logit_scale,
+            out.reconstruction.float(),
+            inputs.motion,
+            inputs.motion_mask,
+        )
     state.optimizer.zero_grad(set_to_none=True)
     state.scaler.scale(loss.total).backward()
     state.scaler.unscale_(state.optimizer)
@@ -200,8 +222,12 @@ def train_step(state: TrainState, inputs: ModelInputs, loss_fn: LavimoLoss, conf
     total = float(loss.total.detach())
     if not math.isfinite(total):
         raise FloatingPointError(f"loss became {total} at step {state.step}")
-    return {**loss.scalars(), "temperature": 1.0 / float(out.logit_scale.detach()), "grad_norm": float(grad_norm),
-            "lr": state.scheduler.get_last_lr()[0]}
+    return {
+        **loss.scalars(),
+        "temperature": 1.0 / float(out.logit_scale.detach()),
+        "grad_norm": float(grad_norm),
+        "lr": state.scheduler.get_last_lr()[0],
+    }
 
 
 def validate(model: LavimoModel, val_shard, config: LavimoConfig, worker: Worker) -> dict[str, float]:
@@ -237,13 +263,19 @@ def _report(state: TrainState, config: LavimoConfig, worker: Worker, metrics: di
     if not (due and worker.is_chief):
         ray.train.report(metrics)
         return
-    training_state = {"optimizer": state.optimizer.state_dict(), "scheduler": state.scheduler.state_dict(),
-                      "scaler": state.scaler.state_dict(), "epoch": state.epoch, "step": state.step}
+    training_state = {
+        "optimizer": state.optimizer.state_dict(),
+        "scheduler": state.scheduler.state_dict(),
+        "scaler": state.scaler.state_dict(),
+        "epoch": state.epoch,
+        "step": state.step,
+    }
     storage.check_writable(run_folder, "train.storage_path")  # a full or read-only store stops the run here
     with tempfile.TemporaryDirectory() as folder:
         checkpoint.save_checkpoint(folder, state.core, training_state, config, metrics)
         try:
             ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
         except OSError as error:  # the store failed while Ray Train copied the checkpoint into it
-            raise storage.StorageError(f"train.storage_path {run_folder}: cannot write the checkpoint of epoch "
-                                       f"{state.epoch} ({error})") from error
+            raise storage.StorageError(
+                f"train.storage_path {run_folder}: cannot write the checkpoint of epoch {state.epoch} ({error})"
+            ) from error

@@ -29,6 +29,7 @@ def learning_rate_factor(step: int, total_steps: int, train: TrainConfig) -> flo
     return 1.0 + progress * (final - 1.0)
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int,
-                    train: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, total_steps: int, train: TrainConfig
+) -> torch.optim.lr_scheduler.LambdaLR:
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, total_steps, train))

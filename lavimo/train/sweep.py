@@ -115,15 +115,17 @@ class SweepResult:
 
     def describe(self) -> str:
         keys = list(self.best.params)
-        return "\n".join([
-            f"sweep {self.name}: {len(self.trials)} trials",
-            sweep_report.markdown_table(self.trials, keys, self.metric),
-            f"best trial:      {self.best.trial_id}, {self.metric} {self.best.best:.4g} at {self.best.params}",
-            f"best checkpoint: {self.best.checkpoint}",
-            f"sweep folder:    {self.folder} (best_trial.json, trials.csv, trials.md, pictures)",
-            f"MLflow parent:   {self.parent.run_id} in {self.parent.uri}",
-            f"see it with:     {tracking.ui_command(self.parent.uri)}",
-        ])
+        return "\n".join(
+            [
+                f"sweep {self.name}: {len(self.trials)} trials",
+                sweep_report.markdown_table(self.trials, keys, self.metric),
+                f"best trial:      {self.best.trial_id}, {self.metric} {self.best.best:.4g} at {self.best.params}",
+                f"best checkpoint: {self.best.checkpoint}",
+                f"sweep folder:    {self.folder} (best_trial.json, trials.csv, trials.md, pictures)",
+                f"MLflow parent:   {self.parent.run_id} in {self.parent.uri}",
+                f"see it with:     {tracking.ui_command(self.parent.uri)}",
+            ]
+        )
 
 
 def apply_values(config: LavimoConfig, values: Mapping[str, Any]) -> LavimoConfig:
@@ -174,8 +176,9 @@ def parse_search_space(spec: SweepSpec, base: LavimoConfig) -> tuple[Dimension, 
     dimensions = tuple(parse_dimension(key, raw, base) for key, raw in spec.search_space.items())
     for dimension in dimensions:
         if spec.search == "grid" and dimension.kind != "grid":
-            raise ConfigError(f"search_space.{dimension.key}: search 'grid' needs 'grid: [...]' for every key, "
-                              f"got {dimension.kind}")
+            raise ConfigError(
+                f"search_space.{dimension.key}: search 'grid' needs 'grid: [...]' for every key, got {dimension.kind}"
+            )
         if spec.search == "optuna" and dimension.kind == "grid":
             raise ConfigError(f"search_space.{dimension.key}: search 'optuna' cannot take a grid; use 'choice'")
     return dimensions
@@ -197,8 +200,10 @@ def _check_spec(spec: SweepSpec, epochs: int) -> None:
         raise ConfigError(f"asha.reduction_factor: must be >= 2, got {spec.asha.reduction_factor}")
     resources = spec.trial_driver_resources
     if any(not isinstance(v, (int, float)) or v < 0 for v in resources.values()) or not any(resources.values()):
-        raise ConfigError(f"trial_driver_resources: Ray resources >= 0, at least one above 0 (Tune refuses an "
-                          f"empty request; e.g. {{CPU: 0, memory: 268435456}}), got {resources!r}")
+        raise ConfigError(
+            f"trial_driver_resources: Ray resources >= 0, at least one above 0 (Tune refuses an "
+            f"empty request; e.g. {{CPU: 0, memory: 268435456}}), got {resources!r}"
+        )
 
 
 def _check_metric(metric: str, config: LavimoConfig) -> None:
@@ -206,8 +211,10 @@ def _check_metric(metric: str, config: LavimoConfig) -> None:
     modalities = set(config.model.modalities)
     allowed = [f"val/{name}/R{k}" for name, pair in DIRECTIONS.items() if set(pair) <= modalities for k in RECALL_AT]
     if metric not in allowed:
-        raise ConfigError(f"metric: {metric!r} is not a validation recall of this config (the sweep maximises it); "
-                          f"one of {', '.join(allowed)}")
+        raise ConfigError(
+            f"metric: {metric!r} is not a validation recall of this config (the sweep maximises it); "
+            f"one of {', '.join(allowed)}"
+        )
 
 
 def _base_config(spec: SweepSpec, folder: Path, sets: Sequence[str]) -> LavimoConfig:
@@ -224,9 +231,15 @@ def _base_config(spec: SweepSpec, folder: Path, sets: Sequence[str]) -> LavimoCo
     except ConfigError as err:
         raise ConfigError(f"overrides: {err}") from None
     _check_metric(spec.metric, base)
-    return apply_values(base, {"train.checkpoint_metric": spec.metric, "train.experiment": spec.experiment,
-                               "data.root": storage.absolute(base.data.root),  # trials run in other folders
-                               "data.prepared": storage.absolute(base.data.prepared)})
+    return apply_values(
+        base,
+        {
+            "train.checkpoint_metric": spec.metric,
+            "train.experiment": spec.experiment,
+            "data.root": storage.absolute(base.data.root),  # trials run in other folders
+            "data.prepared": storage.absolute(base.data.prepared),
+        },
+    )
 
 
 def load_sweep(path: str | Path, sets: Sequence[str] = ()) -> Sweep:
@@ -287,26 +300,33 @@ def run_sweep(sweep: Sweep, resume: str | None = None) -> SweepResult:
     # runs it again; trials the searcher has not made yet are in neither
     finished = sum(trial.status in (Trial.TERMINATED, Trial.ERROR) for trial in saved.trials)
     if finished < sweep.num_trials():
-        raise RuntimeError(f"sweep {name} was interrupted with {sweep.num_trials() - finished} trial(s) unfinished; "
-                           f"Tune saved its state in {folder}: resume it with --resume {name}")
+        raise RuntimeError(
+            f"sweep {name} was interrupted with {sweep.num_trials() - finished} trial(s) unfinished; "
+            f"Tune saved its state in {folder}: resume it with --resume {name}"
+        )
     return _record(sweep, name, folder, parent, trials)
 
 
-def _tuner(sweep: Sweep, base: LavimoConfig, parent: tracking.ParentRun, root: str, name: str,
-           resuming: bool) -> ray.tune.Tuner:
+def _tuner(
+    sweep: Sweep, base: LavimoConfig, parent: tracking.ParentRun, root: str, name: str, resuming: bool
+) -> ray.tune.Tuner:
     """A new Tuner for the sweep folder root/name, or the interrupted one restored from it (errored trials too)."""
-    trainable = ray.tune.with_resources(ray.tune.with_parameters(run_trial, base=base, parent=parent),
-                                        dict(sweep.spec.trial_driver_resources))
+    trainable = ray.tune.with_resources(
+        ray.tune.with_parameters(run_trial, base=base, parent=parent), dict(sweep.spec.trial_driver_resources)
+    )
     folder = storage.join(root, name)
     if resuming:
         if not ray.tune.Tuner.can_restore(folder):
             raise ConfigError(f"--resume {name}: {folder} holds no Tune experiment to resume")
         return ray.tune.Tuner.restore(folder, trainable, resume_errored=True)
-    return ray.tune.Tuner(trainable, param_space={d.key: d.domain() for d in sweep.dimensions},
-                          tune_config=_tune_config(sweep),
-                          run_config=ray.tune.RunConfig(
-                              name=name, storage_path=root,
-                              failure_config=ray.tune.FailureConfig(max_failures=sweep.spec.max_failures)))
+    return ray.tune.Tuner(
+        trainable,
+        param_space={d.key: d.domain() for d in sweep.dimensions},
+        tune_config=_tune_config(sweep),
+        run_config=ray.tune.RunConfig(
+            name=name, storage_path=root, failure_config=ray.tune.FailureConfig(max_failures=sweep.spec.max_failures)
+        ),
+    )
 
 
 def _warn_without_state_api() -> None:
@@ -315,20 +335,32 @@ def _warn_without_state_api() -> None:
     try:
         list_nodes(address=ray.get_runtime_context().gcs_address, limit=1, timeout=5)  # this job's cluster
     except RayStateApiException:
-        log.warning("the Ray State API does not answer (is the dashboard off?): when ASHA stops a trial early, its "
-                    "Train workers stay reserved and the next trial may wait for ever; start Ray with the dashboard "
-                    "(ray[default])")
+        log.warning(
+            "the Ray State API does not answer (is the dashboard off?): when ASHA stops a trial early, its "
+            "Train workers stay reserved and the next trial may wait for ever; start Ray with the dashboard "
+            "(ray[default])"
+        )
 
 
 def _tune_config(sweep: Sweep) -> ray.tune.TuneConfig:
     """The search algorithm and ASHA on the metric (time in epochs, max_t = train.epochs)."""
     spec = sweep.spec
     # stop_last_trials=False: a trial that reaches max_t ends by itself, so Train releases its workers in order
-    scheduler = ASHAScheduler(time_attr="epoch", max_t=sweep.base.train.epochs, grace_period=spec.asha.grace_period,
-                              reduction_factor=spec.asha.reduction_factor, stop_last_trials=False)
-    return ray.tune.TuneConfig(metric=spec.metric, mode="max", search_alg=_search_algorithm(spec),
-                               scheduler=scheduler, num_samples=spec.num_samples,
-                               trial_dirname_creator=_trial_dirname)
+    scheduler = ASHAScheduler(
+        time_attr="epoch",
+        max_t=sweep.base.train.epochs,
+        grace_period=spec.asha.grace_period,
+        reduction_factor=spec.asha.reduction_factor,
+        stop_last_trials=False,
+    )
+    return ray.tune.TuneConfig(
+        metric=spec.metric,
+        mode="max",
+        search_alg=_search_algorithm(spec),
+        scheduler=scheduler,
+        num_samples=spec.num_samples,
+        trial_dirname_creator=_trial_dirname,
+    )
 
 
 def _search_algorithm(spec: SweepSpec) -> SearchAlgorithm:
@@ -350,8 +382,10 @@ def _parent_run(sweep: Sweep, folder: str, name: str, resuming: bool) -> trackin
             raise ConfigError(f"--resume {name}: {record} does not exist")
         saved = json.loads(storage.read_text(record))
         if {key: saved[key] for key in described} != described:
-            raise ConfigError(f"--resume {name}: the sweep config or its base config differs from the one in "
-                              f"{record}; Tune cannot change a sweep while resuming it")
+            raise ConfigError(
+                f"--resume {name}: the sweep config or its base config differs from the one in "
+                f"{record}; Tune cannot change a sweep while resuming it"
+            )
         tracking.check_reachable(saved["mlflow_uri"])
         return tracking.ParentRun(saved["mlflow_uri"], saved["run_id"])
     uri = default_tracking_uri(storage.absolute(sweep.spec.storage_path))
@@ -361,16 +395,24 @@ def _parent_run(sweep: Sweep, folder: str, name: str, resuming: bool) -> trackin
     return tracking.ParentRun(uri, run_id)
 
 
-def _trial_summary(result: ray.tune.Result, values_by_trial: dict[str, dict], sweep: Sweep,
-                   base: LavimoConfig) -> TrialSummary:
+def _trial_summary(
+    result: ray.tune.Result, values_by_trial: dict[str, dict], sweep: Sweep, base: LavimoConfig
+) -> TrialSummary:
     trial_id = Path(result.path).name.removeprefix("trial_")  # the folder _trial_dirname named
     values = values_by_trial[trial_id]
     frame = result.metrics_dataframe
     history = frame.to_dict("records") if frame is not None else []
     record = storage.join(base.train.storage_path, trial_run_name(trial_id), RUN_FILE)
     run_id = json.loads(storage.read_text(record))["run_id"] if storage.is_file(record) else None
-    return sweep_report.summarise_trial(trial_id, {key: values.get(key) for key in sweep.keys}, history,
-                                        sweep.spec.metric, base.train.epochs, _error_line(result.error), run_id)
+    return sweep_report.summarise_trial(
+        trial_id,
+        {key: values.get(key) for key in sweep.keys},
+        history,
+        sweep.spec.metric,
+        base.train.epochs,
+        _error_line(result.error),
+        run_id,
+    )
 
 
 def _error_line(error: BaseException | None) -> str | None:
@@ -381,8 +423,9 @@ def _error_line(error: BaseException | None) -> str | None:
     return lines[-1][:300]
 
 
-def _record(sweep: Sweep, name: str, folder: str, parent: tracking.ParentRun,
-            trials: list[TrialSummary]) -> SweepResult:
+def _record(
+    sweep: Sweep, name: str, folder: str, parent: tracking.ParentRun, trials: list[TrialSummary]
+) -> SweepResult:
     """Writes the report into the sweep folder and the parent run, and closes every trial's child run."""
     metric = sweep.spec.metric
     log_keys = {d.key for d in sweep.dimensions if d.kind == "loguniform"}
@@ -393,8 +436,13 @@ def _record(sweep: Sweep, name: str, folder: str, parent: tracking.ParentRun,
     for trial in trials:
         if trial.mlflow_run_id is not None:
             child = tracking.RunLogger(parent.uri, trial.mlflow_run_id, folder)
-            child.tags({"tune.trial_id": trial.trial_id, "tune.status": trial.status,
-                        "tune.swept": json.dumps(trial.params, sort_keys=True)})
+            child.tags(
+                {
+                    "tune.trial_id": trial.trial_id,
+                    "tune.status": trial.status,
+                    "tune.swept": json.dumps(trial.params, sort_keys=True),
+                }
+            )
             child.finish("FAILED" if trial.status == sweep_report.ERROR else "FINISHED", trial.last_report_s)
             child.close()
     best = sweep_report.best_trial(trials)

@@ -37,8 +37,15 @@ class TrialSummary:
     last_report_s: float | None = None  # Unix time of the trial's last report (Tune's `timestamp`)
 
 
-def summarise_trial(trial_id: str, params: Mapping[str, Any], history: Sequence[Mapping[str, Any]], metric: str,
-                    max_epochs: int, error: str | None = None, mlflow_run_id: str | None = None) -> TrialSummary:
+def summarise_trial(
+    trial_id: str,
+    params: Mapping[str, Any],
+    history: Sequence[Mapping[str, Any]],
+    metric: str,
+    max_epochs: int,
+    error: str | None = None,
+    mlflow_run_id: str | None = None,
+) -> TrialSummary:
     """One trial from its reported results (one per epoch: `epoch`, the metric, `checkpoint_path` when saved)."""
     by_epoch = {int(row["epoch"]): float(row[metric]) for row in history if _number(row.get(metric))}
     curve = tuple(sorted(by_epoch.items()))  # a restarted trial re-reports epochs: the last report wins
@@ -48,9 +55,19 @@ def summarise_trial(trial_id: str, params: Mapping[str, Any], history: Sequence[
     else:
         status = COMPLETED if epochs >= max_epochs else STOPPED if epochs else NOT_RUN
     last_report = max((float(row["timestamp"]) for row in history if _number(row.get("timestamp"))), default=None)
-    return TrialSummary(trial_id, dict(params), status, epochs, max(by_epoch.values(), default=None),
-                        curve[-1][1] if curve else None, _best_checkpoint(history, metric), curve, error,
-                        mlflow_run_id, last_report)
+    return TrialSummary(
+        trial_id,
+        dict(params),
+        status,
+        epochs,
+        max(by_epoch.values(), default=None),
+        curve[-1][1] if curve else None,
+        _best_checkpoint(history, metric),
+        curve,
+        error,
+        mlflow_run_id,
+        last_report,
+    )
 
 
 def _number(value: Any) -> bool:
@@ -60,8 +77,13 @@ def _number(value: Any) -> bool:
 
 def _best_checkpoint(history: Sequence[Mapping[str, Any]], metric: str) -> str | None:
     """The reported checkpoint with the best metric among those still stored (Train keeps only the best few)."""
-    saved = [row for row in history if isinstance(row.get("checkpoint_path"), str) and _number(row.get(metric))
-             and storage.exists(row["checkpoint_path"])]
+    saved = [
+        row
+        for row in history
+        if isinstance(row.get("checkpoint_path"), str)
+        and _number(row.get(metric))
+        and storage.exists(row["checkpoint_path"])
+    ]
     return max(saved, key=lambda row: row[metric])["checkpoint_path"] if saved else None
 
 
@@ -72,17 +94,38 @@ def best_trial(trials: Sequence[TrialSummary]) -> TrialSummary | None:
 
 
 def best_trial_json(trial: TrialSummary, metric: str) -> str:
-    return json.dumps({"trial_id": trial.trial_id, "metric": metric, "value": trial.best, "params": trial.params,
-                       "checkpoint": trial.checkpoint, "epochs": trial.epochs, "status": trial.status,
-                       "mlflow_run_id": trial.mlflow_run_id}, indent=2)
+    return json.dumps(
+        {
+            "trial_id": trial.trial_id,
+            "metric": metric,
+            "value": trial.best,
+            "params": trial.params,
+            "checkpoint": trial.checkpoint,
+            "epochs": trial.epochs,
+            "status": trial.status,
+            "mlflow_run_id": trial.mlflow_run_id,
+        },
+        indent=2,
+    )
 
 
 def table(trials: Sequence[TrialSummary], keys: Sequence[str], metric: str) -> tuple[list[str], list[list[str]]]:
     """(header, rows): one row per trial, best first; empty cells where a trial has no value."""
     header = ["trial", *keys, f"best {metric}", f"final {metric}", "epochs", "status", "checkpoint", "error"]
     ordered = sorted(trials, key=lambda t: (t.best is None, -(t.best or 0.0), t.trial_id))
-    rows = [[t.trial_id, *(_cell(t.params.get(k)) for k in keys), _cell(t.best), _cell(t.final), str(t.epochs),
-             t.status, t.checkpoint or "", (t.error or "").replace("|", "/")] for t in ordered]
+    rows = [
+        [
+            t.trial_id,
+            *(_cell(t.params.get(k)) for k in keys),
+            _cell(t.best),
+            _cell(t.final),
+            str(t.epochs),
+            t.status,
+            t.checkpoint or "",
+            (t.error or "").replace("|", "/"),
+        ]
+        for t in ordered
+    ]
     return header, rows
 
 
@@ -108,16 +151,20 @@ def markdown_table(trials: Sequence[TrialSummary], keys: Sequence[str], metric: 
     return "\n".join(lines) + "\n"
 
 
-def metric_vs_params_figure(trials: Sequence[TrialSummary], keys: Sequence[str], log_keys: set[str],
-                            metric: str) -> Figure:
+def metric_vs_params_figure(
+    trials: Sequence[TrialSummary], keys: Sequence[str], log_keys: set[str], metric: str
+) -> Figure:
     """One panel per swept key: each trial's best metric against its value (log x for log-uniform keys)."""
     figure = Figure(figsize=(4.0 * len(keys), 3.6), layout="constrained")
     FigureCanvasAgg(figure)
     scored = [trial for trial in trials if trial.best is not None]
     for axes, key in zip(figure.subplots(1, len(keys), squeeze=False)[0], keys):
         positions = _x_positions(axes, [trial.params.get(key) for trial in scored], key in log_keys)
-        axes.scatter(positions, [trial.best for trial in scored],
-                     c=[STATUS_COLOURS.get(trial.status, "tab:gray") for trial in scored])
+        axes.scatter(
+            positions,
+            [trial.best for trial in scored],
+            c=[STATUS_COLOURS.get(trial.status, "tab:gray") for trial in scored],
+        )
         axes.set_xlabel(key)
         axes.set_ylabel(f"best {metric}")
     figure.suptitle(f"best {metric} per trial (blue: completed, orange: stopped early)")
@@ -162,13 +209,16 @@ def png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def report_files(trials: Sequence[TrialSummary], keys: Sequence[str], log_keys: set[str],
-                 metric: str) -> dict[str, bytes]:
+def report_files(
+    trials: Sequence[TrialSummary], keys: Sequence[str], log_keys: set[str], metric: str
+) -> dict[str, bytes]:
     """File name -> contents: trials.csv, trials.md, the two pictures, and best_trial.json when a trial scored."""
-    files = {"trials.csv": csv_table(trials, keys, metric).encode(),
-             "trials.md": markdown_table(trials, keys, metric).encode(),
-             "metric_vs_params.png": png(metric_vs_params_figure(trials, keys, log_keys, metric)),
-             "learning_curves.png": png(learning_curves_figure(trials, metric))}
+    files = {
+        "trials.csv": csv_table(trials, keys, metric).encode(),
+        "trials.md": markdown_table(trials, keys, metric).encode(),
+        "metric_vs_params.png": png(metric_vs_params_figure(trials, keys, log_keys, metric)),
+        "learning_curves.png": png(learning_curves_figure(trials, metric)),
+    }
     best = best_trial(trials)
     if best is not None:
         files["best_trial.json"] = best_trial_json(best, metric).encode()

@@ -43,8 +43,12 @@ def run_name(config: LavimoConfig) -> str:
     return f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def train(config: LavimoConfig, name: str, parent: tracking.ParentRun | None = None,
-          callbacks: Sequence[ray.train.UserCallback] = ()) -> TrainingRun:
+def train(
+    config: LavimoConfig,
+    name: str,
+    parent: tracking.ParentRun | None = None,
+    callbacks: Sequence[ray.train.UserCallback] = (),
+) -> TrainingRun:
     """Trains on the connected Ray cluster; re-running with the same name resumes from the last checkpoint.
 
     With `parent`, the MLflow run is created as its child, in its store; `callbacks` join the Train RunConfig
@@ -61,10 +65,18 @@ def train(config: LavimoConfig, name: str, parent: tracking.ParentRun | None = N
         raise ValueError(f"train.batch_size {config.train.batch_size} is larger than the {train_rows} training motions")
     trainer = TorchTrainer(
         train_loop_per_worker,
-        train_loop_config={"config": config.to_dict(), "steps_per_epoch": steps_per_epoch,
-                           "mlflow_uri": uri, "run_id": run_id, "run_folder": folder},
-        scaling_config=ray.train.ScalingConfig(num_workers=config.train.num_workers, use_gpu=config.train.use_gpu,
-                                               resources_per_worker={"CPU": config.train.cpus_per_worker}),
+        train_loop_config={
+            "config": config.to_dict(),
+            "steps_per_epoch": steps_per_epoch,
+            "mlflow_uri": uri,
+            "run_id": run_id,
+            "run_folder": folder,
+        },
+        scaling_config=ray.train.ScalingConfig(
+            num_workers=config.train.num_workers,
+            use_gpu=config.train.use_gpu,
+            resources_per_worker={"CPU": config.train.cpus_per_worker},
+        ),
         run_config=_run_config(config, name, storage_path, callbacks),
         datasets=_datasets(config),
         dataset_config=_data_config(),
@@ -73,8 +85,10 @@ def train(config: LavimoConfig, name: str, parent: tracking.ParentRun | None = N
         result = trainer.fit()
     except ray.train.ControllerError as error:
         if isinstance(error.controller_failure, storage.StorageError):  # raised by StopOnStorageError
-            raise storage.StorageError(f"{error.controller_failure}; the run stopped at once; once the store can "
-                                       f"be written again, continue it with --resume {name}") from None
+            raise storage.StorageError(
+                f"{error.controller_failure}; the run stopped at once; once the store can "
+                f"be written again, continue it with --resume {name}"
+            ) from None
         raise
     best = result.get_best_checkpoint(config.train.checkpoint_metric, "max") if result.best_checkpoints else None
     return TrainingRun(name, folder, uri, run_id, best.path if best else None, dict(result.metrics or {}))
@@ -90,8 +104,9 @@ class StopOnStorageError(ray.train.UserCallback):
                 raise error
 
 
-def _run_config(config: LavimoConfig, name: str, storage_path: str,
-                callbacks: Sequence[ray.train.UserCallback]) -> ray.train.RunConfig:
+def _run_config(
+    config: LavimoConfig, name: str, storage_path: str, callbacks: Sequence[ray.train.UserCallback]
+) -> ray.train.RunConfig:
     return ray.train.RunConfig(
         name=name,
         storage_path=storage_path,
@@ -115,29 +130,40 @@ def _data_config() -> ray.train.DataConfig:
 
 def stream_settings(config: LavimoConfig) -> StreamSettings:
     """The sample stream for this config: frame count and size, and token count, follow the model."""
-    return StreamSettings(max_motion_frames=config.stream.max_motion_frames,
-                          num_video_frames=config.model.video.num_frames,
-                          frame_size=video_input_size(config.model.video),
-                          max_tokens=config.model.text.max_tokens,
-                          augment=config.stream.augment,
-                          flip_probability=config.stream.flip_probability,
-                          seed=config.train.seed)
+    return StreamSettings(
+        max_motion_frames=config.stream.max_motion_frames,
+        num_video_frames=config.model.video.num_frames,
+        frame_size=video_input_size(config.model.video),
+        max_tokens=config.model.text.max_tokens,
+        augment=config.stream.augment,
+        flip_probability=config.stream.flip_probability,
+        seed=config.train.seed,
+    )
 
 
 def builder_arguments(config: LavimoConfig, split: str) -> dict:
     """SampleBuilder's arguments for a split of the prepared dataset (statistics and sizes from its manifest)."""
     info = read_manifest(manifest_path(config.data.prepared, split))[1]
-    return {"stats": (info.mean_path, info.std_path), "tokenizer": config.model.text,
-            "settings": stream_settings(config), "with_video": config.model.has_video,
-            "embedding_dim": info.embedding_dim}
+    return {
+        "stats": (info.mean_path, info.std_path),
+        "tokenizer": config.model.text,
+        "settings": stream_settings(config),
+        "with_video": config.model.has_video,
+        "embedding_dim": info.embedding_dim,
+    }
 
 
 def _datasets(config: LavimoConfig) -> dict:
     """The training stream (augmented, a random caption per motion) and the validation stream (first caption)."""
     return {
-        split: pipeline.sample_stream(manifest_path(config.data.prepared, split), builder_arguments(config, split),
-                                      training=training, decode_tasks=config.train.decode_tasks,
-                                      cpus_per_task=config.train.decode_cpus, seed=config.train.seed)
+        split: pipeline.sample_stream(
+            manifest_path(config.data.prepared, split),
+            builder_arguments(config, split),
+            training=training,
+            decode_tasks=config.train.decode_tasks,
+            cpus_per_task=config.train.decode_cpus,
+            seed=config.train.seed,
+        )
         for split, training in (("train", True), ("val", False))
     }
 
@@ -158,7 +184,8 @@ def _mlflow_run(config: LavimoConfig, folder: str, name: str, parent: tracking.P
         return saved["mlflow_uri"], saved["run_id"]
     uri = parent.uri if parent else default_tracking_uri(storage.absolute(config.train.storage_path))
     tracking.check_reachable(uri)
-    run_id = tracking.start_run(uri, config.train.experiment, name, config.to_dict(),
-                                parent_run_id=parent.run_id if parent else None)
+    run_id = tracking.start_run(
+        uri, config.train.experiment, name, config.to_dict(), parent_run_id=parent.run_id if parent else None
+    )
     storage.write_bytes_atomic(record, json.dumps({"mlflow_uri": uri, "run_id": run_id}).encode())
     return uri, run_id

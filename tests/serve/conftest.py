@@ -11,8 +11,9 @@ from tests.serving import SERVICE_UPLOAD_MB, start_service, stop_service
 def motion_service(ray_head, tmp_path_factory):
     """jobs/serve.py on the session's Ray head (tests/serving.py); stopped by Ctrl+C at the end, which must end it
     cleanly."""
-    process, service = start_service(tmp_path_factory.mktemp("service"), ray_head.address, free_port(),
-                                     "--max-upload-mb", str(SERVICE_UPLOAD_MB))
+    process, service = start_service(
+        tmp_path_factory.mktemp("service"), ray_head.address, free_port(), "--max-upload-mb", str(SERVICE_UPLOAD_MB)
+    )
     try:
         yield service
     finally:

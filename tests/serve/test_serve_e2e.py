@@ -31,8 +31,9 @@ def _text(service, text="a person jumps twice", k=3, **extra):
 
 def _upload(service, name, data, k=None):
     fields = {"k": str(k)} if k is not None else {}
-    return requests.post(f"{service.url}/search/video", files={"file": (name, data, "video/mp4")}, data=fields,
-                         timeout=120)
+    return requests.post(
+        f"{service.url}/search/video", files={"file": (name, data, "video/mp4")}, data=fields, timeout=120
+    )
 
 
 def _still_serves(service):
@@ -63,9 +64,16 @@ def test_health_and_a_text_query(motion_service):
 def test_the_openapi_page_lists_every_endpoint(motion_service):
     assert "swagger" in requests.get(f"{motion_service.url}/docs", timeout=30).text.lower()
     paths = set(requests.get(f"{motion_service.url}/openapi.json", timeout=30).json()["paths"])
-    assert paths == {"/healthz", "/search/text", "/search/video", "/search/motion/{motion_id}", "/motions/{motion_id}",
-                     "/motions/{motion_id}/video", "/motions/{motion_id}/joints.npy",
-                     "/motions/{motion_id}.bvh"}
+    assert paths == {
+        "/healthz",
+        "/search/text",
+        "/search/video",
+        "/search/motion/{motion_id}",
+        "/motions/{motion_id}",
+        "/motions/{motion_id}/video",
+        "/motions/{motion_id}/joints.npy",
+        "/motions/{motion_id}.bvh",
+    }
 
 
 def test_concurrent_text_queries_get_the_answers_they_get_alone(motion_service):
@@ -113,8 +121,18 @@ def test_a_motion_as_bvh_is_what_the_export_job_writes(motion_service, tmp_path)
     answer = requests.get(motion_service.url + motion["bvh_url"], timeout=30)
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
     assert f"filename*=UTF-8''{motion_id}.bvh" in answer.headers["content-disposition"]
-    export_job.main(["--set", f"data.root={motion_service.data_root}", "--set", "data.dataset=humanml3d",
-                     "--id", motion_id, "--out", str(tmp_path / "exported.bvh")])
+    export_job.main(
+        [
+            "--set",
+            f"data.root={motion_service.data_root}",
+            "--set",
+            "data.dataset=humanml3d",
+            "--id",
+            motion_id,
+            "--out",
+            str(tmp_path / "exported.bvh"),
+        ]
+    )
     assert answer.content == (tmp_path / "exported.bvh").read_bytes()
     assert read_bvh(answer.text).names[:2] == ["Pelvis", "L_Hip"]
 
@@ -134,13 +152,16 @@ def test_a_motion_whose_files_turned_bad_is_a_500_naming_the_file(motion_service
     assert requests.get(f"{motion_service.url}/motions/{motion_id}.bvh", timeout=30).status_code == 200
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"text": "   ", "k": 3}, "text: the query is empty"),
-    ({"text": "", "k": 3}, "text: the query is empty"),
-    ({"text": "a person waves", "k": 0}, "greater than or equal to 1"),
-    ({"text": "a person waves", "k": 101}, "less than or equal to 100"),
-    ({"k": 3}, "Field required"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"text": "   ", "k": 3}, "text: the query is empty"),
+        ({"text": "", "k": 3}, "text: the query is empty"),
+        ({"text": "a person waves", "k": 0}, "greater than or equal to 1"),
+        ({"text": "a person waves", "k": 101}, "less than or equal to 100"),
+        ({"k": 3}, "Field required"),
+    ],
+)
 def test_a_bad_text_query_is_refused_with_422_and_the_next_is_served(motion_service, body, message):
     answer = requests.post(f"{motion_service.url}/search/text", json=body, timeout=30)
     assert answer.status_code == 422 and message in answer.text, answer.text
@@ -163,22 +184,30 @@ def test_an_upload_over_the_limit_is_refused_before_it_is_read(motion_service):
 
 def test_an_upload_over_the_limit_without_a_length_is_cut_off_at_the_limit(motion_service):
     """A chunked upload (no Content-Length) of twice the limit: refused once the limit is passed."""
+
     def body():
         yield b'--x\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"\r\n\r\n'
         for _ in range(2 * LIMIT // 2**16):
             yield bytes(2**16)
         yield b"\r\n--x--\r\n"
 
-    answer = requests.post(f"{motion_service.url}/search/video", data=body(), timeout=120,
-                           headers={"Content-Type": "multipart/form-data; boundary=x"})
+    answer = requests.post(
+        f"{motion_service.url}/search/video",
+        data=body(),
+        timeout=120,
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
     assert answer.status_code == 413 and f"over the limit of {LIMIT} bytes" in answer.text, answer.text
     _still_serves(motion_service)
 
 
-@pytest.mark.parametrize(("name", "data", "status", "message"), [
-    ("notes.mp4", b"this is not a video at all" * 100, 400, "notes.mp4: "),
-    ("empty.mp4", b"", 400, "empty.mp4: the file is empty"),
-])
+@pytest.mark.parametrize(
+    ("name", "data", "status", "message"),
+    [
+        ("notes.mp4", b"this is not a video at all" * 100, 400, "notes.mp4: "),
+        ("empty.mp4", b"", 400, "empty.mp4: the file is empty"),
+    ],
+)
 def test_an_upload_that_is_not_a_video_is_refused_naming_it(motion_service, name, data, status, message):
     before = set(Path(tempfile.gettempdir()).glob("lavimo-upload-*"))
     answer = _upload(motion_service, name, data)
@@ -196,8 +225,17 @@ def test_a_video_request_without_a_file_or_with_a_bad_k_is_refused(motion_servic
     _still_serves(motion_service)
 
 
-@pytest.mark.parametrize("path", ["/motions/nope", "/motions/nope/video", "/motions/nope/joints.npy",
-                                  "/motions/nope.bvh", "/search/motion/nope", "/motions/..%2F..%2Fetc%2Fpasswd/video"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/motions/nope",
+        "/motions/nope/video",
+        "/motions/nope/joints.npy",
+        "/motions/nope.bvh",
+        "/search/motion/nope",
+        "/motions/..%2F..%2Fetc%2Fpasswd/video",
+    ],
+)
 def test_an_unknown_motion_is_404(motion_service, path):
     answer = requests.get(motion_service.url + path, timeout=30)
     assert answer.status_code == 404, answer.text

@@ -29,8 +29,9 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 def browser(chromium):
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True,
-                                             args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        browser = playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"]
+        )
         try:
             yield browser
         finally:
@@ -61,8 +62,9 @@ class SearchPage:
 
     def assert_only_the_service_was_asked(self) -> None:
         origin = urlparse(self.service.url).netloc
-        others = [url for url in self.requested if not url.startswith(("data:", "blob:"))
-                  and urlparse(url).netloc != origin]
+        others = [
+            url for url in self.requested if not url.startswith(("data:", "blob:")) and urlparse(url).netloc != origin
+        ]
         assert not others, f"the page asked other hosts: {others}"
         assert any(urlparse(url).path.startswith("/search/") for url in self.requested), self.requested
 
@@ -84,13 +86,16 @@ def _plays(page, selector: str) -> None:
     """The clip is decoded and its currentTime advances: sampled every 100 ms for 1.5 s (it loops, so it may wrap
     around; it must change, not grow)."""
     page.wait_for_function(f"document.querySelector({selector!r}).readyState >= 2")
-    state = page.evaluate("""async (selector) => {
+    state = page.evaluate(
+        """async (selector) => {
         const video = document.querySelector(selector);
         const times = [];
         for (let i = 0; i < 15; i++) { times.push(video.currentTime); await new Promise(r => setTimeout(r, 100)); }
         return {times, paused: video.paused, width: video.videoWidth, error: video.error && video.error.message,
                 muted: video.muted, loop: video.loop};
-    }""", selector)
+    }""",
+        selector,
+    )
     changes = sum(a != b for a, b in zip(state["times"], state["times"][1:]))
     assert not state["paused"] and state["error"] is None and state["width"] > 0, state
     assert state["muted"] and state["loop"], state
@@ -104,8 +109,9 @@ def test_a_text_query_shows_k_playing_clips_with_downloads(search_page, motion_s
     page.click("#search")
     ids = search_page.wait_for_results("a person jumps twice")
     assert len(ids) == K and len(set(ids)) == K and set(ids) <= set(motion_service.motion_ids)
-    expected = requests.post(f"{motion_service.url}/search/text", json={"text": "a person jumps twice", "k": K},
-                             timeout=60).json()["results"]
+    expected = requests.post(
+        f"{motion_service.url}/search/text", json={"text": "a person jumps twice", "k": K}, timeout=60
+    ).json()["results"]
     assert ids == [r["motion_id"] for r in expected]
 
     first, best = search_page.cards().first, expected[0]
@@ -198,4 +204,7 @@ def test_text_from_the_service_is_escaped_and_the_links_are_the_services(search_
     assert first.locator("img, b").count() == 0 and page.evaluate("window.injected") is None
     assert first.locator("a.download-bvh").get_attribute("href") == "/motions/some/skeleton.bvh"
     second = search_page.cards().nth(1)
-    assert second.locator("a.download-bvh").get_attribute("href") == f"/motions/{second.get_attribute('data-motion-id')}.bvh"
+    assert (
+        second.locator("a.download-bvh").get_attribute("href")
+        == f"/motions/{second.get_attribute('data-motion-id')}.bvh"
+    )
