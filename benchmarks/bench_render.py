@@ -25,7 +25,6 @@ import cv2
 import numpy as np
 
 from lavimo.config import load_config
-from lavimo.data.skeleton import SKELETONS
 from lavimo.data.video import decode_frames, probe_video, uniform_frame_indices
 from lavimo.render.config import HeldOutConfig, RenderConfig
 from lavimo.render.encode import EncoderSettings, H264Writer
@@ -33,6 +32,7 @@ from lavimo.render.heldout import draw_held_out_look
 from lavimo.render.poses import walking_motion
 from lavimo.render.randomise import ClipLook, draw_look
 from lavimo.render.video import draw_scene_frame, prepare_scene, render_motion_video
+from lavimo.skeleton import SKELETONS
 
 PINNED = Path(__file__).resolve().parents[1] / "ray_configs" / "cpu_demo.yaml"
 

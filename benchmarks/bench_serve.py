@@ -34,7 +34,6 @@ stderr; each service's full log is kept in --log-dir.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import random
 import signal
@@ -131,7 +130,7 @@ def sentences(count: int, seed: int) -> list[str]:
 
 def clips(prepared: str, splits: list[str], count: int, seed: int) -> list[str]:
     """`count` local video files of the manifests (view 0 of each motion), a seeded sample (repeats if too few)."""
-    from lavimo.data import storage
+    from lavimo import storage
     from lavimo.eval.retrieval import motion_records
 
     records = motion_records(prepared, splits)
@@ -185,10 +184,9 @@ def in_process_floor(args: argparse.Namespace, texts: list[str], videos: list[st
     sentence -> top-k ids, what the report says of the library)."""
     import torch
 
-    from lavimo.data import storage
+    from lavimo import checkpoint, storage
     from lavimo.eval.retrieval import index_location
     from lavimo.serve.library import LibrarySettings, MotionLibrary
-    from lavimo.train import checkpoint
 
     torch.set_num_threads(max(1, round(args.replica_cpus)))  # as a replica does (lavimo/serve/app.py)
     folder = str(checkpoint.whole_checkpoint(args.checkpoint))
@@ -235,9 +233,7 @@ def in_process_floor(args: argparse.Namespace, texts: list[str], videos: list[st
         "torch_threads": torch.get_num_threads(),
         "index_built": started_ray,
     }
-    del library
-    gc.collect()
-    return text_phase, video_phase, answers, info
+    return text_phase, video_phase, answers, info  # the library is freed here, before the services start
 
 
 # ---------------------------------------------------------------------------------------------------- (b) service
@@ -586,8 +582,8 @@ def main() -> None:
     os.chdir(REPO)  # a checkpoint's config names its prepared dataset relative to the repository, as jobs/ run
     log_dir.mkdir(parents=True, exist_ok=True)
 
+    from lavimo import checkpoint
     from lavimo.cli import setup_logging
-    from lavimo.train import checkpoint
 
     setup_logging()
     config = checkpoint.read_config(checkpoint.whole_checkpoint(args.checkpoint))

@@ -47,7 +47,7 @@ import torch  # noqa: E402
 from lavimo.config import LavimoConfig, load_config  # noqa: E402
 from lavimo.data.manifest import manifest_path, read_manifest  # noqa: E402
 from lavimo.data.samples import SampleBuilder, manifest_batch, stream_table  # noqa: E402
-from lavimo.train.trainer import builder_arguments  # noqa: E402
+from lavimo.sample_streams import builder_arguments  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DECODE_BATCH = 16  # rows per SampleBuilder call: sample_stream's map_batches batch size

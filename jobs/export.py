@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
+from lavimo import storage
 from lavimo.cli import job_parser, setup_logging
 from lavimo.config import load_config
-from lavimo.data import storage
 from lavimo.data.datasets import DATASET_SPECS
-from lavimo.data.prepare import ensure_synthetic_dataset
 from lavimo.export.motions import FORMATS, ExportError, export_motion
+from lavimo.prepare.dataset import ensure_synthetic_dataset
 
 
 def main(argv: list[str] | None = None) -> None:

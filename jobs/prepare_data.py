@@ -5,7 +5,7 @@ from __future__ import annotations
 from lavimo import pretrained
 from lavimo.cli import job_parser, setup_logging
 from lavimo.config import load_config
-from lavimo.data.prepare import ensure_synthetic_dataset, prepare_dataset
+from lavimo.prepare.dataset import ensure_synthetic_dataset, prepare_dataset
 from lavimo.ray_cluster import connect
 
 

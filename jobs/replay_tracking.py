@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 
 from lavimo.cli import setup_logging
-from lavimo.outbox import replay
 from lavimo.tracking import check_reachable
+from lavimo.tracking_replay import replay_pending
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging()
     if args.tracking_uri:
         check_reachable(args.tracking_uri)
-    summary = replay(args.run_folder, uri=args.tracking_uri)
+    summary = replay_pending(args.run_folder, uri=args.tracking_uri)
     print(f"{summary.delivered} records delivered now, {summary.already} by an earlier replay ({summary.folder})")
 
 

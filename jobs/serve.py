@@ -8,11 +8,11 @@ import threading
 
 from ray import serve
 
+from lavimo import checkpoint
 from lavimo.cli import add_checkpoint_source, checkpoint_source, setup_logging
 from lavimo.eval.retrieval import load_or_build_index
 from lavimo.ray_cluster import connect
 from lavimo.serve.app import DEFAULT_MAX_UPLOAD_MB, build_app
-from lavimo.train import checkpoint
 
 APP_NAME = "lavimo"
 

@@ -1,9 +1,11 @@
 """A trained checkpoint in MLflow's model registry: logged to its run as a pyfunc model that embeds sentences,
 registered under a name, promoted with aliases, and fetched back by `models:/NAME@ALIAS` or `models:/NAME/VERSION`.
 
-The model's artifacts are the checkpoint's files and its code is this package (copied in, so that
-`mlflow.pyfunc.load_model` works wherever the project's dependencies are installed). A version carries the run, the
-checkpoint's path and the test metrics as tags; the tag `lavimo.checkpoint` finds the version of a checkpoint."""
+The model is defined as code (lavimo/eval/sentence_pyfunc.py, logged by path: this module imports nothing above
+the leaves, so the tracking queue can register a model); its artifacts are the checkpoint's files and its code is
+this package (copied in, so that `mlflow.pyfunc.load_model` works wherever the project's dependencies are
+installed). A version carries the run, the checkpoint's path and the test metrics as tags; the tag
+`lavimo.checkpoint` finds the version of a checkpoint."""
 
 from __future__ import annotations
 
@@ -16,10 +18,9 @@ import tempfile
 from pathlib import Path
 
 import mlflow.pyfunc
-import numpy as np
 
 import lavimo
-from lavimo.data import storage
+from lavimo import storage
 
 log = logging.getLogger(__name__)
 
@@ -27,24 +28,12 @@ CHECKPOINT_TAG = "lavimo.checkpoint"
 RUN_TAG = "lavimo.run_id"
 MODEL_PATH = "model"  # in the run's artifacts
 EXAMPLE = ["a person walks forward and waves"]
+PYFUNC_CODE = Path(lavimo.__file__).parent / "eval" / "sentence_pyfunc.py"  # the model's definition
 _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 
 
 class RegistryError(ValueError):
     """A models:/ URI that names no model version, or a checkpoint with no version; the message names it."""
-
-
-class SentenceEmbedder(mlflow.pyfunc.PythonModel):
-    """The pyfunc model: predict(a list of sentences) -> (N, C) float32 unit embeddings of the text tower."""
-
-    def load_context(self, context) -> None:
-        from lavimo.eval.query import QueryEncoder
-        from lavimo.train.checkpoint import load_model
-
-        self.encoder = QueryEncoder(load_model(context.artifacts["checkpoint"])[0])
-
-    def predict(self, context, model_input: list[str], params=None) -> np.ndarray:
-        return self.encoder.texts([str(text) for text in model_input]).astype(np.float32)  # (N, C)
 
 
 def log_and_register(client, run_id: str, checkpoint_folder: str, name: str, tags: dict[str, str]) -> str:
@@ -71,7 +60,7 @@ def log_and_register(client, run_id: str, checkpoint_folder: str, name: str, tag
 def _save_model(path: Path, checkpoint_folder: str) -> None:
     mlflow.pyfunc.save_model(
         str(path),
-        python_model=SentenceEmbedder(),
+        python_model=str(PYFUNC_CODE),
         artifacts={"checkpoint": checkpoint_folder},
         code_paths=[str(Path(lavimo.__file__).parent)],
         input_example=EXAMPLE,

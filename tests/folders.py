@@ -11,10 +11,10 @@ from lavimo.config import LavimoConfig, load_config
 from lavimo.data.datasets import index_split
 from lavimo.data.features import joints_to_features
 from lavimo.data.manifest import ManifestInfo
-from lavimo.data.prepare import PrepareSummary, dataset_spec, preparation_settings, write_manifests
-from lavimo.data.prepare_motion import MotionJob, prepare_motion
-from lavimo.data.skeleton import Skeleton
 from lavimo.data.skip_report import SkipReport
+from lavimo.prepare.dataset import PrepareSummary, dataset_spec, preparation_settings, write_manifests
+from lavimo.prepare.motion import MotionJob, prepare_motion
+from lavimo.skeleton import Skeleton
 from tests.looks import CPU_DEMO
 
 EMBEDDING_DIM = 4  # prepare_here's caption embeddings

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from lavimo.data.features import canonicalize_joints, joints_to_features
-from lavimo.data.skeleton import Skeleton
+from lavimo.skeleton import Skeleton
 
 
 def rigid_motion(skeleton: Skeleton, frames: int, seed: int) -> np.ndarray:

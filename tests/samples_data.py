@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from lavimo.data.manifest import ManifestInfo, write_manifest
-from lavimo.data.skeleton import HUMANML3D
 from lavimo.render.config import RenderConfig
 from lavimo.render.encode import H264Writer
 from lavimo.render.randomise import draw_look
 from lavimo.render.video import render_motion_video
+from lavimo.skeleton import HUMANML3D
 from tests.folders import standing_walk, write_dataset
 
 FPS = 20.0

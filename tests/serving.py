@@ -16,15 +16,15 @@ import numpy as np
 import requests
 import torch
 
+from lavimo.checkpoint import save_checkpoint
 from lavimo.data.manifest import manifest_path, read_manifest
 from lavimo.data.samples import SampleBuilder, manifest_batch, stream_table
-from lavimo.data.skeleton import HUMANML3D
 from lavimo.eval.evaluate import CheckpointEmbedder, split_embeddings
 from lavimo.eval.index import MotionIndex
 from lavimo.eval.retrieval import index_location, motion_records
 from lavimo.models import LavimoModel
-from lavimo.train.checkpoint import save_checkpoint
-from lavimo.train.trainer import builder_arguments
+from lavimo.sample_streams import builder_arguments
+from lavimo.skeleton import HUMANML3D
 from tests.folders import prepare_here, write_dataset
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,6 +6,7 @@ import os
 import pytest
 import torch
 
+from lavimo import checkpoint
 from lavimo.config import LavimoConfig
 from lavimo.models import (
     DecoderConfig,
@@ -17,7 +18,6 @@ from lavimo.models import (
     VideoEncoderConfig,
     VisionTowerConfig,
 )
-from lavimo.train import checkpoint
 
 SMALL = dict(num_layers=1, num_heads=2, ff_dim=32)
 
@@ -118,7 +118,7 @@ def test_a_damaged_newest_checkpoint_gives_way_to_the_previous_whole_one(tmp_pat
     damage(newest)
     with pytest.raises(checkpoint.CheckpointError, match=message):
         checkpoint.check_whole(newest)
-    with caplog.at_level("WARNING", logger="lavimo.train.checkpoint"):
+    with caplog.at_level("WARNING", logger="lavimo.checkpoint"):
         assert checkpoint.whole_checkpoint(newest) == previous
     assert message in caplog.text and newest.name in caplog.text
     assert checkpoint.load_model(previous)[1] == _config()

@@ -13,8 +13,8 @@ from lavimo.data.datasets import (
     parse_caption_line,
     usable_captions,
 )
-from lavimo.data.skeleton import HUMANML3D, KIT
 from lavimo.data.skip_report import SkipReport
+from lavimo.skeleton import HUMANML3D, KIT
 from tests.folders import write_dataset
 
 HUMANML3D_CAPTIONS = {

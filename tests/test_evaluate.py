@@ -13,7 +13,6 @@ from lavimo.cli import DEFAULT_CONFIG
 from lavimo.config import load_config
 from lavimo.data.manifest import ManifestInfo, held_out_split, manifest_path, read_manifest
 from lavimo.data.samples import SampleBuilder, manifest_batch, stream_table
-from lavimo.data.skeleton import HUMANML3D
 from lavimo.eval.evaluate import (
     CheckpointEmbedder,
     HeldOutVideos,
@@ -22,7 +21,8 @@ from lavimo.eval.evaluate import (
     evaluate_embeddings,
     split_embeddings,
 )
-from lavimo.train.trainer import builder_arguments
+from lavimo.sample_streams import builder_arguments
+from lavimo.skeleton import HUMANML3D
 from tests.folders import prepare_here, write_dataset
 from tests.looks import CPU_DEMO
 
@@ -57,8 +57,8 @@ def evaluated(tmp_path_factory):
     code the Ray actors run: (evaluation, its checkpoint folder, the prepared config, in-domain and held-out)."""
     import torch
 
+    from lavimo.checkpoint import save_checkpoint
     from lavimo.models import LavimoModel
-    from lavimo.train.checkpoint import save_checkpoint
 
     tmp = tmp_path_factory.mktemp("evaluate")
     root = write_dataset(

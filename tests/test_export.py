@@ -11,10 +11,10 @@ import pytest
 from jobs import export as export_job
 from lavimo.data.datasets import DATASET_SPECS
 from lavimo.data.features import features_to_joints, joints_to_features
-from lavimo.data.skeleton import HUMANML3D, KIT, Skeleton
 from lavimo.data.synthetic import generate_synthetic_dataset
 from lavimo.export.bvh import joint_label
 from lavimo.export.motions import ExportError, export_motion, motion_joints
+from lavimo.skeleton import HUMANML3D, KIT, Skeleton
 from tests.bvh_reader import read_bvh
 from tests.folders import standing_walk
 from tests.looks import CPU_DEMO

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from jobs import export as export_job
-from lavimo.data.skeleton import HUMANML3D, KIT
 from lavimo.export.bvh import joint_label
+from lavimo.skeleton import HUMANML3D, KIT
 from tests.looks import CPU_DEMO
 from tests.rigid_motions import expected_metres, mirrored, rigid_motion, write_motion
 from tests.system_packages import debian_program

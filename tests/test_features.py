@@ -13,7 +13,7 @@ from lavimo.data.features import (
     recover_root,
 )
 from lavimo.data.rotations import matrix_to_6d, rotate_y, rotation_between, rotation_y, sixd_to_matrix
-from lavimo.data.skeleton import HUMANML3D, KIT, Skeleton
+from lavimo.skeleton import HUMANML3D, KIT, Skeleton
 
 SKELETONS = [HUMANML3D, KIT]
 ROUND_TRIP_TOL_M = 1e-4  # metres; features are float32, so this is float32 rounding, not approximation

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from lavimo.checkpoint import save_checkpoint
 from lavimo.config import load_config
 from lavimo.data.manifest import manifest_path, read_manifest
-from lavimo.data.prepare import prepare_dataset
 from lavimo.data.samples import stream_table, unmirrored_count
-from lavimo.data.skeleton import HUMANML3D
 from lavimo.eval.evaluate import evaluate_checkpoint
 from lavimo.models import LavimoModel
-from lavimo.train.checkpoint import save_checkpoint
+from lavimo.prepare.dataset import prepare_dataset
+from lavimo.skeleton import HUMANML3D
 from tests.folders import write_dataset
 
 REPO = Path(__file__).resolve().parents[1]

@@ -25,10 +25,9 @@ from lavimo.models import (
     VideoEncoder,
     VideoEncoderConfig,
     VisionTowerConfig,
-    load_tokenizer,
-    tokenize,
     video_input_size,
 )
+from lavimo.tokenizer import load_tokenizer, tokenize
 
 C, D, FRAMES, SIDE = 32, 12, 4, 32  # tiny latent size, pose features, video frames, frame side
 CAPTIONS = ["a person walks forward and then turns around", "jump"]
@@ -46,7 +45,7 @@ def tiny_bert(tmp_path_factory) -> str:
             hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, max_position_embeddings=64
         )
     ).save_pretrained(folder)
-    load_tokenizer(TextEncoderConfig()).save_pretrained(folder)
+    load_tokenizer(TextEncoderConfig().pretrained).save_pretrained(folder)
     return str(folder)
 
 
@@ -86,7 +85,7 @@ def motion_batch(lengths=(10, 6), frames=None, dim=D):
 def batch_inputs(model: LavimoModel):
     torch.manual_seed(1)
     motion, mask = motion_batch()
-    ids, attention = tokenize(load_tokenizer(model.config.text), CAPTIONS, model.config.text.max_tokens)
+    ids, attention = tokenize(load_tokenizer(model.config.text.pretrained), CAPTIONS, model.config.text.max_tokens)
     frames = torch.randn(2, FRAMES, 3, SIDE, SIDE)
     return motion, mask, ids, attention, frames
 
@@ -129,7 +128,7 @@ def test_image_constants_match_open_clip_and_named_tower_errors_are_clear():
 
 
 def test_real_minilm_text_tower_shapes_and_padding_invariance(minilm_tower):
-    tokenizer = load_tokenizer(minilm_tower.config)
+    tokenizer = load_tokenizer(minilm_tower.config.pretrained)
     ids, attention = tokenize(tokenizer, CAPTIONS, 32)
     alone_ids, alone_attention = tokenize(tokenizer, CAPTIONS[1:], 32)  # "jump" without the long caption's padding
     assert attention.dtype == torch.bool and ids.shape == attention.shape and ids.shape[1] > alone_ids.shape[1]
@@ -144,7 +143,7 @@ def test_real_minilm_text_tower_shapes_and_padding_invariance(minilm_tower):
 def test_frozen_text_model_gets_no_grad_and_stays_in_eval(minilm_tower):
     minilm_tower.train()
     assert not minilm_tower.pretrained.training and minilm_tower.transformer.training
-    ids, attention = tokenize(load_tokenizer(minilm_tower.config), CAPTIONS, 32)
+    ids, attention = tokenize(load_tokenizer(minilm_tower.config.pretrained), CAPTIONS, 32)
     minilm_tower.zero_grad()
     minilm_tower(ids, attention).embedding.square().sum().backward()
     assert all(not p.requires_grad and p.grad is None for p in minilm_tower.pretrained.parameters())
@@ -153,7 +152,7 @@ def test_frozen_text_model_gets_no_grad_and_stays_in_eval(minilm_tower):
 
 def test_frozen_states_are_cached_per_caption_and_equal_fresh_ones(minilm_tower):
     assert not minilm_tower.config.finetune
-    tokenizer = load_tokenizer(minilm_tower.config)
+    tokenizer = load_tokenizer(minilm_tower.config.pretrained)
     minilm_tower._frozen_states.clear()
     short_ids, short_attention = tokenize(tokenizer, CAPTIONS[1:], 32)  # cached with little padding
     minilm_tower._frozen_hidden(short_ids, short_attention)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from lavimo import outbox
+from lavimo import outbox, tracking_replay
 from lavimo.tracking import RunLogger, start_run, tracking_uri
 from tests.conftest import free_port
 
@@ -80,9 +80,9 @@ def test_a_down_server_keeps_the_records_which_a_replay_delivers_exactly_once(
     for name in QUICK_CLIENT:
         monkeypatch.delenv(name)  # the real server, on a busy machine, may take longer than 2 s to answer
 
-    first = outbox.replay(str(run_folder), uri=mlflow_server)
+    first = tracking_replay.replay_pending(str(run_folder), uri=mlflow_server)
     assert (first.delivered, first.already) == (5, 0)
-    second = outbox.replay(str(run_folder), uri=mlflow_server)
+    second = tracking_replay.replay_pending(str(run_folder), uri=mlflow_server)
     assert (second.delivered, second.already) == (0, 5)
     from mlflow.tracking import MlflowClient
 
@@ -99,4 +99,4 @@ def test_a_down_server_keeps_the_records_which_a_replay_delivers_exactly_once(
 
 def test_a_folder_with_nothing_pending_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="no mlflow_pending folder"):
-        outbox.replay(str(tmp_path))
+        tracking_replay.replay_pending(str(tmp_path))

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lavimo.data import storage
+from lavimo import storage
 from lavimo.data.manifest import manifest_path, read_manifest
 from lavimo.data.video import probe_video
 

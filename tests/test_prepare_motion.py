@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from lavimo.data.datasets import DATASET_SPECS, ClipRules, DatasetError, index_split
-from lavimo.data.prepare_motion import MotionJob, prepare_motion, video_location
-from lavimo.data.skeleton import HUMANML3D
 from lavimo.data.skip_report import SkipReport
 from lavimo.data.video import probe_video
+from lavimo.prepare.motion import MotionJob, prepare_motion, video_location
 from lavimo.render.config import RenderConfig
+from lavimo.skeleton import HUMANML3D
 from tests.folders import write_dataset
 
 GOOD = "a person walks forward#a/DET person/NOUN#0.0#0.0"

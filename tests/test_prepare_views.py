@@ -14,12 +14,12 @@ import pytest
 from lavimo.config import load_config
 from lavimo.data.datasets import DATASET_SPECS, ClipRules, index_split
 from lavimo.data.manifest import held_out_split, manifest_path, read_manifest
-from lavimo.data.prepare import is_prepared
-from lavimo.data.prepare_motion import MotionJob, held_out_location, prepare_motion, video_location
 from lavimo.data.samples import stream_table
-from lavimo.data.skeleton import HUMANML3D
 from lavimo.data.skip_report import SkipReport
+from lavimo.prepare.dataset import is_prepared
+from lavimo.prepare.motion import MotionJob, held_out_location, prepare_motion, video_location
 from lavimo.render.randomise import draw_look
+from lavimo.skeleton import HUMANML3D
 from lavimo.train import trainer
 from tests.folders import prepare_here, write_dataset
 from tests.looks import CPU_DEMO
@@ -174,7 +174,7 @@ def test_a_folder_prepared_with_other_settings_is_prepared_again(folder, tmp_pat
     ]
     for change, key in changes:
         caplog.clear()
-        with caplog.at_level("INFO", logger="lavimo.data.prepare"):
+        with caplog.at_level("INFO", logger="lavimo.prepare.dataset"):
             assert not is_prepared(dataclasses.replace(config, **change)), key
         assert f"was prepared with other {key}: preparing it again" in caplog.text
     assert is_prepared(config)

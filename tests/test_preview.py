@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lavimo.data.video import VideoError, decode_frames, probe_video
-from lavimo.render.preview import HEADER_HEIGHT, LABEL_HEIGHT, PreviewTile, write_preview
+from lavimo.eval.preview import HEADER_HEIGHT, LABEL_HEIGHT, PreviewTile, write_preview
 from tests.test_video import write_filmed_clip
 
 

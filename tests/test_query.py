@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import torch
 
+from lavimo import checkpoint
 from lavimo.config import LavimoConfig
 from lavimo.data.video import VideoError
 from lavimo.eval.query import QueryEncoder, QueryError
-from lavimo.models import LavimoModel, load_tokenizer, tokenize
-from lavimo.train import checkpoint
+from lavimo.models import LavimoModel
+from lavimo.tokenizer import load_tokenizer, tokenize
 from tests.test_models import FRAMES, SIDE, C, tiny_config
 from tests.test_video import BLUE, GREEN, RED, brightness_frames, is_colour, write_clip, write_filmed_clip
 
@@ -32,7 +33,7 @@ def test_text_query_is_the_unit_text_embedding_of_the_sentence(encoder):
     assert vector.shape == (C,) and np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
     model = encoder.model
     ids, mask = tokenize(
-        load_tokenizer(model.config.text),
+        load_tokenizer(model.config.text.pretrained),
         ["a person jumps twice", "someone walks in a circle"],
         model.config.text.max_tokens,
     )

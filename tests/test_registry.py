@@ -10,10 +10,10 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from lavimo import registry
+from lavimo.checkpoint import check_whole, load_model, save_checkpoint
 from lavimo.config import load_config
 from lavimo.eval.query import QueryEncoder
 from lavimo.models import LavimoModel
-from lavimo.train.checkpoint import check_whole, load_model, save_checkpoint
 from tests.test_train_e2e import SMOKE
 
 SENTENCES = ["a person walks forward", "someone jumps twice", "a man waves with his left hand"]

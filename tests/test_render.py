@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lavimo.data.skeleton import HUMANML3D, KIT, Skeleton
 from lavimo.data.video import decode_frames, probe_video
 from lavimo.render.avatars import AVATAR_STYLES, AvatarStyle, BodyLook
 from lavimo.render.encode import H264Writer
 from lavimo.render.poses import pose_from_directions, walking_motion
 from lavimo.render.video import render_motion_video
+from lavimo.skeleton import HUMANML3D, KIT, Skeleton
 from tests.looks import classic_look
 
 RES = 128  # small frames keep the tests fast

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from lavimo.config import ConfigError, load_config
-from lavimo.data.skeleton import HUMANML3D
 from lavimo.data.synthetic import generate_motion
 from lavimo.render.avatars import AVATAR_STYLES
 from lavimo.render.backgrounds import BACKDROP_KINDS
@@ -20,6 +19,7 @@ from lavimo.render.ground import FLOOR_KINDS, SHIFT
 from lavimo.render.poses import walking_motion
 from lavimo.render.randomise import draw_look
 from lavimo.render.video import prepare_scene, render_frames, render_motion_video
+from lavimo.skeleton import HUMANML3D
 from tests.looks import CPU_DEMO, classic_look, pinned_settings
 
 RES = 64

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from lavimo.config import ConfigError, load_config
-from lavimo.data.skeleton import HUMANML3D
 from lavimo.render.avatars import AVATAR_STYLES
 from lavimo.render.config import HeldOutConfig, RenderConfig
 from lavimo.render.heldout import HeldOutLook, HeldOutScene, draw_held_out_look
 from lavimo.render.poses import walking_motion
 from lavimo.render.video import prepare_scene, render_frames, render_motion_video
+from lavimo.skeleton import HUMANML3D
 from tests.looks import CPU_DEMO
 
 TRAINING = {"defaults (humanml3d, kit)": RenderConfig(), "cpu_demo (pinned)": load_config(CPU_DEMO).render}

@@ -5,9 +5,9 @@ import time
 
 import pytest
 
+from lavimo import storage
 from lavimo.config import load_config
-from lavimo.data import storage
-from lavimo.data.prepare import prepare_dataset
+from lavimo.prepare.dataset import prepare_dataset
 from lavimo.train.job import run_training_job
 from tests.looks import CPU_DEMO
 

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from lavimo.train.checkpoint import CheckpointError, check_whole
+from lavimo.checkpoint import CheckpointError, check_whole
 from tests.test_resume_e2e import RESTART_LOG
 from tests.test_train_e2e import REPO, TINY, smoke_command
 

@@ -11,10 +11,10 @@ import pytest
 
 from lavimo.data.datasets import DATASET_SPECS, ClipRules, index_split, load_statistics, usable_captions
 from lavimo.data.features import joints_to_features
-from lavimo.data.skeleton import HUMANML3D
 from lavimo.data.skip_report import SkipReport
 from lavimo.data.synthetic import generate_motion, generate_synthetic_dataset
 from lavimo.data.synthetic_body import MIRROR_JOINTS
+from lavimo.skeleton import HUMANML3D
 
 FPS = HUMANML3D.fps
 POS_TAGS = {"NOUN", "VERB", "ADV", "ADJ", "ADP", "DET", "NUM", "PRON", "CCONJ", "AUX"}
@@ -126,7 +126,7 @@ def test_actions_and_sequences(big):
     assert len(actions) >= 15, actions
     composed = [k for k, m in originals.items() if len(m["segments"]) > 1]
     assert 0.15 <= len(composed) / len(originals) <= 0.55
-    for motion_id, m in meta.items():
+    for m in meta.values():
         bounds = [(s["start"], s["end"]) for s in m["segments"]]
         assert bounds[0][0] == 0 and bounds[-1][1] == m["frames"]
         assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))

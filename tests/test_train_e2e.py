@@ -18,11 +18,11 @@ from mlflow.tracking import MlflowClient
 from ray.job_submission import JobStatus, JobSubmissionClient
 
 from lavimo import registry
+from lavimo.checkpoint import load_model
 from lavimo.data.video import VideoError, probe_video
 from lavimo.eval.query import QueryEncoder, QueryError
 from lavimo.eval.retrieval import index_location
 from lavimo.eval.retrieval_job import RetrievalRequest, run_retrieval
-from lavimo.train.checkpoint import load_model
 from tests.test_video import write_filmed_clip
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,8 +14,8 @@ Box = tuple[int, int, int, int]  # x, y, width, height in input pixels
 @dataclass(frozen=True)
 class AugmentRanges:
     """What the paper lists (random resized crop, colour jitter, random grayscale, Gaussian blur), with
-    SimCLR/CLIP-style strengths; the crop keeps at least half the frame so the person stays in view. The paper's horizontal flip is
-    not here: it mirrors the motion and the caption too (see lavimo.data.samples)."""
+    SimCLR/CLIP-style strengths; the crop keeps at least half the frame so the person stays in view. The paper's
+    horizontal flip is not here: it mirrors the motion and the caption too (see lavimo.data.samples)."""
 
     crop_scale: tuple[float, float] = (0.5, 1.0)  # crop area / frame area
     crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)  # crop width / height, stretched to a square

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lavimo.data import storage
-from lavimo.data.skeleton import HUMANML3D, KIT, Skeleton
+from lavimo import storage
 from lavimo.data.skip_report import SkipReport
+from lavimo.skeleton import HUMANML3D, KIT, Skeleton
 
 
 class DatasetError(ValueError):

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lavimo.data import storage
+from lavimo import storage
 
 
 def cache_folder(prepared: str, model_name: str) -> str:

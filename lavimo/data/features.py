@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from lavimo.data.rotations import matrix_to_6d, rotate_y, rotation_between, rotation_y
-from lavimo.data.skeleton import Skeleton
+from lavimo.skeleton import Skeleton
 
 _UP = np.array([0.0, 1.0, 0.0])
 

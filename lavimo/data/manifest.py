@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lavimo.data import storage
+from lavimo import storage
 
 MANIFEST_VERSION = 3  # 3: the preparation's settings recorded; 2: `video_paths`, every view (1 had one `video_path`)
 HELD_OUT_SUFFIX = "_held_out"  # manifest/test_held_out.parquet: the test split's pairs with held-out style videos
@@ -47,7 +47,7 @@ class ManifestInfo:
     std_path: str
     sentence_model: str
     embedding_dim: int
-    settings: dict = field(default_factory=dict)  # what made these rows (lavimo.data.prepare.preparation_settings)
+    settings: dict = field(default_factory=dict)  # what made these rows (lavimo.prepare.dataset.preparation_settings)
     version: int = MANIFEST_VERSION
 
     def to_metadata(self) -> dict[bytes, bytes]:

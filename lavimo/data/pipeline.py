@@ -1,20 +1,20 @@
-"""The Ray Data stages: preparation (per-motion checks and rendering, caption embedding) and the sample stream."""
+"""The Ray Data stages: per-motion preparation tasks, caption embedding and the sample stream."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import cv2
 import numpy as np
 import pyarrow.parquet as pq
 import ray
 
-from lavimo.data import embedding_cache, storage
+from lavimo import storage
+from lavimo.data import embedding_cache
 from lavimo.data.datasets import Caption, MotionItem
-from lavimo.data.prepare_motion import MotionJob, MotionResult, prepare_motion
 
 log = logging.getLogger(__name__)
 
@@ -29,22 +29,23 @@ def _item_from_json(text: str) -> MotionItem:
     return MotionItem(motion_id, split, feature_path, joints_path, tuple(Caption(*c) for c in captions))
 
 
-def _prepare_row(row: dict, job: MotionJob) -> dict:
+def _work_on_row(row: dict, work: Callable[[MotionItem], str]) -> dict:
     cv2.setNumThreads(1)  # one thread per task: the parallelism comes from running many tasks
-    return {"result": prepare_motion(_item_from_json(row["item"]), job).to_json()}
+    return {"result": work(_item_from_json(row["item"]))}
 
 
-def prepare_motions(items: list[MotionItem], job: MotionJob, cpus_per_task: float) -> Iterator[MotionResult]:
-    """Runs `prepare_motion` for every item as Ray tasks across the cluster, yielding results as they finish."""
+def map_motions(items: list[MotionItem], work: Callable[[MotionItem], str], cpus_per_task: float) -> Iterator[str]:
+    """Runs `work` (a motion -> its result as JSON) for every item as Ray tasks across the cluster, yielding the
+    results as they finish."""
     if not items:
         return
     rows = [{"item": _item_to_json(item)} for item in items]
     dataset = ray.data.from_items(rows, override_num_blocks=min(len(rows), max(1, len(rows) // 4)))
-    dataset = dataset.map(_prepare_row, fn_kwargs={"job": job}, num_cpus=cpus_per_task)
+    dataset = dataset.map(_work_on_row, fn_kwargs={"work": work}, num_cpus=cpus_per_task)
     progress = _Progress("motions prepared", len(rows))
     for row in dataset.iter_rows():
         progress.step()
-        yield MotionResult.from_json(row["result"])
+        yield row["result"]
 
 
 class _EmbedChunks:

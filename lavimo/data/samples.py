@@ -14,12 +14,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lavimo.data import storage
+from lavimo import storage
 from lavimo.data.augment import AugmentRanges, augment_clip, centre_box, draw_params, resize_frames
 from lavimo.data.datasets import Caption, mirror_id
 from lavimo.data.video import VideoError, decode_frames, uniform_frame_indices
-from lavimo.models.config import TextEncoderConfig
-from lavimo.models.text_encoder import load_tokenizer, tokenize
+from lavimo.tokenizer import load_tokenizer, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -125,14 +124,6 @@ def _load_statistics(stats: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
     return mean, std
 
 
-def _load_tokenizer(source: TextEncoderConfig | str, max_tokens: int):
-    """The text tower's tokenizer, from its config or a tokenizer folder / model id ("" = the bundled MiniLM)."""
-    config = source if isinstance(source, TextEncoderConfig) else TextEncoderConfig(pretrained=source)
-    if isinstance(source, TextEncoderConfig) and max_tokens > config.max_tokens:
-        raise ValueError(f"StreamSettings.max_tokens {max_tokens} exceeds model.text.max_tokens {config.max_tokens}")
-    return load_tokenizer(config)
-
-
 def _as_matrix(cell) -> np.ndarray:
     """A list-of-lists cell (object array of arrays, or nested lists) -> (N, E) float32."""
     rows = [np.asarray(row, np.float32) for row in cell]
@@ -188,7 +179,7 @@ class SampleBuilder:
     def __init__(
         self,
         stats: tuple[str, str],
-        tokenizer: TextEncoderConfig | str,
+        tokenizer: str,
         settings: StreamSettings = StreamSettings(),
         *,
         training: bool,
@@ -197,7 +188,7 @@ class SampleBuilder:
     ):
         cv2.setNumThreads(1)  # one thread per actor: the parallelism comes from the actor pool
         self.mean, self.std = _load_statistics(stats)  # (D,), (D,)
-        self.tokenizer = _load_tokenizer(tokenizer, settings.max_tokens)
+        self.tokenizer = load_tokenizer(tokenizer)
         self.settings, self.training, self.with_video = settings, training, with_video
         self.embedding_dim = embedding_dim
         self.ranges = AugmentRanges()

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lavimo.data import storage
+from lavimo import storage
 from lavimo.data.datasets import Caption
 from lavimo.data.features import canonicalize_joints, joints_to_features
 from lavimo.data.synthetic_body import (

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lavimo.data.rotations import rotation_y
-from lavimo.data.skeleton import HUMANML3D
+from lavimo.skeleton import HUMANML3D
 
 SKELETON = HUMANML3D
 JOINT = {name: index for index, name in enumerate(SKELETON.joint_names)}

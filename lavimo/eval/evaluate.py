@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from lavimo import checkpoint, storage
 from lavimo.config import LavimoConfig
-from lavimo.data import pipeline, storage
+from lavimo.data import pipeline
 from lavimo.data.datasets import Caption, is_test_split, read_split_ids
 from lavimo.data.manifest import ManifestInfo, held_out_split, manifest_path, read_manifest
 from lavimo.data.samples import sample_index
@@ -30,8 +31,7 @@ from lavimo.eval.protocols import (
     write_id_list,
 )
 from lavimo.eval.published import PAPER_TABLES, PUBLISHED_DATASETS, published_results
-from lavimo.train import checkpoint
-from lavimo.train.trainer import builder_arguments
+from lavimo.sample_streams import builder_arguments
 
 log = logging.getLogger(__name__)
 DISSIMILAR_FILE = "dissimilar_ids.txt"  # the pairs of the Dissimilar subset protocol, one id a line

@@ -8,11 +8,8 @@ import logging
 import os
 from dataclasses import dataclass
 
-from lavimo import tracking
-from lavimo.data import storage
+from lavimo import checkpoint, storage, tracking
 from lavimo.eval.evaluate import HELD_OUT_STYLE, Evaluation, evaluate_checkpoint
-from lavimo.train import checkpoint
-from lavimo.train.trainer import RUN_FILE
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +77,8 @@ def run_evaluation(request: EvaluationRequest) -> tuple[Evaluation, str, str]:
 
 def _mlflow_run_of(checkpoint_folder: str) -> tuple[str, str] | None:
     """(URI, run id) of the training run of a checkpoint, from its run folder's record; None without one."""
-    record = storage.join(storage.absolute(checkpoint_folder).rstrip("/").rsplit("/", 1)[0], RUN_FILE)
-    if not storage.is_file(record):
-        return None
-    saved = json.loads(storage.read_text(record))
-    return saved["mlflow_uri"], saved["run_id"]
+    saved = checkpoint.read_run_record(checkpoint.run_folder_of(checkpoint_folder))
+    return (saved["mlflow_uri"], saved["run_id"]) if saved else None
 
 
 def _mlflow_run(checkpoint_folder: str, config) -> tuple[str, str]:

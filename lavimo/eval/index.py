@@ -13,7 +13,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as load_safetensors
 from safetensors.numpy import save as save_safetensors
 
-from lavimo.data import storage
+from lavimo import storage
 
 DTYPES = ("float32", "float16")
 UNIT_TOLERANCE = 1e-3  # | ||v|| - 1 | allowed for a stored row

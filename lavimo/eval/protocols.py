@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from lavimo.data import storage
+from lavimo import storage
 from lavimo.data.datasets import mirror_id
 from lavimo.eval.metrics import METRICS, retrieval_metrics, same_caption, unit_rows
 

@@ -13,8 +13,8 @@ from lavimo.data.augment import Box, centre_box, resize_frames
 from lavimo.data.video import VideoMeta, decode_frames, frame_window, probe_video, uniform_frame_indices
 from lavimo.models import LavimoModel
 from lavimo.models.inputs import normalise_frames
-from lavimo.models.text_encoder import load_tokenizer, tokenize
 from lavimo.models.video_encoder import video_input_size
+from lavimo.tokenizer import load_tokenizer, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class QueryEncoder:
     def __init__(self, model: LavimoModel, device: torch.device | str = "cpu"):
         self.model = model.eval()
         self.device = device
-        self.tokenizer = load_tokenizer(model.config.text)
+        self.tokenizer = load_tokenizer(model.config.text.pretrained)
 
     def text(self, sentence: str) -> np.ndarray:
         """A sentence -> (C,) unit vector."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lavimo.data import storage
+from lavimo import storage
 from lavimo.data.manifest import manifest_path, read_manifest
 from lavimo.eval.evaluate import embed_split
 from lavimo.eval.index import MotionIndex

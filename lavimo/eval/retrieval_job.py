@@ -7,14 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lavimo.data import storage
+from lavimo import checkpoint, storage
 from lavimo.data.augment import Box
 from lavimo.eval.index import MotionIndex
+from lavimo.eval.preview import PreviewTile, write_preview
 from lavimo.eval.query import QueryEncoder, QueryError
 from lavimo.eval.retrieval import Hit, MotionRecord, index_location, load_or_build_index, motion_records, top_k
 from lavimo.ray_cluster import gpus_per_actor
-from lavimo.render.preview import PreviewTile, write_preview
-from lavimo.train import checkpoint
 
 log = logging.getLogger(__name__)
 

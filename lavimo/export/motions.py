@@ -7,7 +7,7 @@ import io
 
 import numpy as np
 
-from lavimo.data import storage
+from lavimo import storage
 from lavimo.data.datasets import DatasetSpec, load_features, load_joints, motion_paths
 from lavimo.data.features import canonicalize_joints, features_to_joints
 from lavimo.export.bvh import bvh_text

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lavimo.data.rotations import rotation_between, unit
-from lavimo.data.skeleton import Skeleton
+from lavimo.skeleton import Skeleton
 
 _UP = np.array([0.0, 1.0, 0.0])
 

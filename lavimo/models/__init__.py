@@ -14,7 +14,7 @@ from lavimo.models.lavimo_model import MAX_LOGIT_SCALE, LavimoModel, LavimoOutpu
 from lavimo.models.layers import Encoded
 from lavimo.models.motion_decoder import MotionDecoder
 from lavimo.models.motion_encoder import MotionEncoder
-from lavimo.models.text_encoder import TextEncoder, load_tokenizer, tokenize
+from lavimo.models.text_encoder import TextEncoder
 from lavimo.models.video_encoder import IMAGE_MEAN, IMAGE_STD, VideoEncoder, build_image_tower, video_input_size
 
 __all__ = [
@@ -37,7 +37,5 @@ __all__ = [
     "VideoEncoderConfig",
     "VisionTowerConfig",
     "build_image_tower",
-    "load_tokenizer",
-    "tokenize",
     "video_input_size",
 ]

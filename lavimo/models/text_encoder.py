@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -12,21 +10,6 @@ from torch import Tensor, nn
 from lavimo import pretrained
 from lavimo.models.config import TextEncoderConfig
 from lavimo.models.layers import Encoded, SequenceTransformer, check_mask
-
-
-def load_tokenizer(config: TextEncoderConfig) -> Any:
-    """The tokenizer that matches `config.pretrained`."""
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(pretrained.resolve(config.pretrained))
-
-
-def tokenize(tokenizer: Any, texts: Sequence[str], max_tokens: int) -> tuple[Tensor, Tensor]:
-    """Captions -> (input_ids (B, L) long, attention_mask (B, L) bool), padded to the longest, L <= max_tokens."""
-    if isinstance(texts, str) or not texts:
-        raise ValueError(f"tokenize: expected a non-empty list of captions, got {texts!r}")
-    batch = tokenizer(list(texts), padding=True, truncation=True, max_length=max_tokens, return_tensors="pt")
-    return batch["input_ids"], batch["attention_mask"].bool()
 
 
 def load_pretrained_text_model(config: TextEncoderConfig, load_weights: bool = True) -> nn.Module:

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from lavimo.data.skeleton import Skeleton
+from lavimo.skeleton import Skeleton
 
 # Colour slots of a capsule, in the order scene.style_palette reads the style's colours.
 SKIN, SHIRT, TROUSERS, SHOES = 0, 1, 2, 3
@@ -71,7 +71,7 @@ def _chain_joints(skeleton: Skeleton, chain: tuple[int, ...]) -> list[int]:
     """The chain's joints, dropping inner ones where the bones on both sides share a rule and nothing branches."""
     children = [sum(p == j for p in skeleton.parents) for j in range(skeleton.num_joints)]
     kept = [chain[0]]
-    for prev, joint, nxt in zip(chain[:-2], chain[1:-1], chain[2:]):
+    for _prev, joint, nxt in zip(chain[:-2], chain[1:-1], chain[2:]):
         same = _bone_rule(skeleton.joint_names[joint]) == _bone_rule(skeleton.joint_names[nxt])
         if not (same and children[joint] == 1):
             kept.append(joint)

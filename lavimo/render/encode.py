@@ -11,7 +11,7 @@ import av
 import cv2
 import numpy as np
 
-from lavimo.data import storage
+from lavimo import storage
 
 # Defaults, measured with benchmarks/bench_render.py at 256x256 on a shared 2-core machine:
 # - preset 'ultrafast': the only x264 preset near the budget of ~1 ms per drawn+encoded frame ('superfast'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lavimo.data.skeleton import Skeleton
+from lavimo.skeleton import Skeleton
 
 # (keyword in the joint's name, length in metres of the bone ending at that joint); first match wins.
 _BONE_LENGTHS_M = (

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from lavimo.data.skeleton import Skeleton
 from lavimo.render.body import body_model
 from lavimo.render.camera import place_camera
 from lavimo.render.capsules import capsule_ends
@@ -21,6 +20,7 @@ from lavimo.render.encode import DEFAULT_KEYFRAME_INTERVAL, DEFAULT_PRESET, Enco
 from lavimo.render.heldout import HeldOutLook, HeldOutScene, draw_held_out_frame, held_out_scene
 from lavimo.render.randomise import ClipLook
 from lavimo.render.scene import ClipScene, build_scene
+from lavimo.skeleton import Skeleton
 
 CHUNK_FRAMES = 16  # frames drawn before they are encoded
 MAX_REACH_M = 10_000.0  # joints farther than this from the origin are taken for a unit mistake

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from ray import serve
 from starlette.datastructures import UploadFile
 
-from lavimo.data import storage
+from lavimo import storage
 from lavimo.data.video import VideoError
 from lavimo.eval.query import QueryError
 from lavimo.eval.retrieval import Hit

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lavimo.data import storage
+from lavimo import checkpoint, storage
 from lavimo.data.datasets import DATASET_SPECS
 from lavimo.eval.query import QueryEncoder
 from lavimo.eval.retrieval import Hit, MotionRecord, load_or_build_index, motion_records, top_k
 from lavimo.export.motions import export_files
-from lavimo.train import checkpoint
 
 log = logging.getLogger(__name__)
 

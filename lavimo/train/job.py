@@ -7,14 +7,13 @@ import json
 import logging
 from dataclasses import dataclass
 
-from lavimo import tracking
+from lavimo import storage, tracking
+from lavimo.checkpoint import whole_checkpoint
 from lavimo.config import LavimoConfig
-from lavimo.data import storage
-from lavimo.data.prepare import ensure_synthetic_dataset, is_prepared, prepare_dataset
 from lavimo.eval.evaluate import Evaluation, check_dissimilar_list, evaluate_checkpoint
 from lavimo.eval.evaluation_job import record_evaluation
 from lavimo.eval.protocols import markdown_table
-from lavimo.train.checkpoint import whole_checkpoint
+from lavimo.prepare.dataset import ensure_synthetic_dataset, is_prepared, prepare_dataset
 from lavimo.train.trainer import TrainingRun, run_name, train
 
 log = logging.getLogger(__name__)

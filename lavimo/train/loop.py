@@ -15,8 +15,8 @@ import ray.train.torch
 import torch
 import torch.distributed as dist
 
+from lavimo import checkpoint, storage
 from lavimo.config import LavimoConfig, from_dict
-from lavimo.data import storage
 from lavimo.data.pipeline import torch_batches
 from lavimo.eval.embed import Embedder, stack_embeddings
 from lavimo.eval.protocols import all_protocol, flat_metrics
@@ -24,7 +24,6 @@ from lavimo.losses import LavimoLoss, LossWeights, World
 from lavimo.models import LavimoModel
 from lavimo.models.inputs import ModelInputs, model_inputs
 from lavimo.tracking import RunLogger
-from lavimo.train import checkpoint
 from lavimo.train.schedule import build_optimizer, build_scheduler
 
 log = logging.getLogger(__name__)

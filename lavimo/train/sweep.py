@@ -23,15 +23,14 @@ from ray.tune.search.basic_variant import BasicVariantGenerator
 from ray.util.state import list_nodes
 from ray.util.state.exception import RayStateApiException
 
-from lavimo import outbox, tracking
+from lavimo import checkpoint, outbox, storage, tracking
 from lavimo.config import ConfigError, LavimoConfig, from_dict, load_config
-from lavimo.data import storage
 from lavimo.eval.metrics import RECALL_AT
 from lavimo.eval.protocols import DIRECTIONS
 from lavimo.train import sweep_report
 from lavimo.train.job import ensure_prepared
 from lavimo.train.sweep_report import TrialSummary
-from lavimo.train.trainer import RUN_FILE, cpus_needed, default_tracking_uri, train
+from lavimo.train.trainer import cpus_needed, default_tracking_uri, train
 
 log = logging.getLogger(__name__)
 DISTRIBUTIONS = ("uniform", "loguniform", "choice", "grid")
@@ -402,8 +401,8 @@ def _trial_summary(
     values = values_by_trial[trial_id]
     frame = result.metrics_dataframe
     history = frame.to_dict("records") if frame is not None else []
-    record = storage.join(base.train.storage_path, trial_run_name(trial_id), RUN_FILE)
-    run_id = json.loads(storage.read_text(record))["run_id"] if storage.is_file(record) else None
+    record = checkpoint.read_run_record(storage.join(base.train.storage_path, trial_run_name(trial_id)))
+    run_id = record["run_id"] if record else None
     return sweep_report.summarise_trial(
         trial_id,
         {key: values.get(key) for key in sweep.keys},

@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from lavimo.data import storage
+from lavimo import storage
 
 COMPLETED, STOPPED, ERROR, NOT_RUN = "completed", "stopped early", "error", "not run"
 STATUS_COLOURS = {COMPLETED: "tab:blue", STOPPED: "tab:orange"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -11,16 +10,15 @@ from dataclasses import dataclass
 import ray.train
 from ray.train.torch import TorchTrainer
 
-from lavimo import tracking
+from lavimo import checkpoint, storage, tracking
 from lavimo.config import LavimoConfig
-from lavimo.data import pipeline, storage
+from lavimo.data import pipeline
 from lavimo.data.manifest import manifest_path, read_manifest
-from lavimo.data.samples import StreamSettings, stream_table, unmirrored_count
-from lavimo.models.video_encoder import video_input_size
+from lavimo.data.samples import stream_table, unmirrored_count
+from lavimo.sample_streams import builder_arguments
 from lavimo.train.loop import train_loop_per_worker
 
 log = logging.getLogger(__name__)
-RUN_FILE = "lavimo_run.json"  # beside Ray Train's files: the MLflow run a resumed job goes on writing to
 
 
 @dataclass(frozen=True)
@@ -128,31 +126,6 @@ def _data_config() -> ray.train.DataConfig:
     return ray.train.DataConfig(datasets_to_split=["train"], execution_options={"train": ordered})
 
 
-def stream_settings(config: LavimoConfig) -> StreamSettings:
-    """The sample stream for this config: frame count and size, and token count, follow the model."""
-    return StreamSettings(
-        max_motion_frames=config.stream.max_motion_frames,
-        num_video_frames=config.model.video.num_frames,
-        frame_size=video_input_size(config.model.video),
-        max_tokens=config.model.text.max_tokens,
-        augment=config.stream.augment,
-        flip_probability=config.stream.flip_probability,
-        seed=config.train.seed,
-    )
-
-
-def builder_arguments(config: LavimoConfig, split: str) -> dict:
-    """SampleBuilder's arguments for a split of the prepared dataset (statistics and sizes from its manifest)."""
-    info = read_manifest(manifest_path(config.data.prepared, split))[1]
-    return {
-        "stats": (info.mean_path, info.std_path),
-        "tokenizer": config.model.text,
-        "settings": stream_settings(config),
-        "with_video": config.model.has_video,
-        "embedding_dim": info.embedding_dim,
-    }
-
-
 def _datasets(config: LavimoConfig) -> dict:
     """The training stream (augmented, a random caption per motion) and the validation stream (first caption)."""
     return {
@@ -176,9 +149,8 @@ def default_tracking_uri(storage_path: str) -> str:
 def _mlflow_run(config: LavimoConfig, folder: str, name: str, parent: tracking.ParentRun | None) -> tuple[str, str]:
     """(tracking URI, run id): the run recorded in the run folder when resuming, else a new one (a child of
     `parent`, in its store, when given)."""
-    record = storage.join(folder, RUN_FILE)
-    if storage.is_file(record):
-        saved = json.loads(storage.read_text(record))
+    saved = checkpoint.read_run_record(folder)
+    if saved is not None:
         tracking.check_reachable(saved["mlflow_uri"])
         log.info("resuming MLflow run %s", saved["run_id"])
         return saved["mlflow_uri"], saved["run_id"]
@@ -187,5 +159,5 @@ def _mlflow_run(config: LavimoConfig, folder: str, name: str, parent: tracking.P
     run_id = tracking.start_run(
         uri, config.train.experiment, name, config.to_dict(), parent_run_id=parent.run_id if parent else None
     )
-    storage.write_bytes_atomic(record, json.dumps({"mlflow_uri": uri, "run_id": run_id}).encode())
+    checkpoint.write_run_record(folder, {"mlflow_uri": uri, "run_id": run_id})
     return uri, run_id

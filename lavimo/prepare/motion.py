@@ -10,7 +10,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 
-from lavimo.data import storage
+from lavimo import storage
 from lavimo.data.datasets import (
     KEEP_EVERY_LENGTH,
     Caption,
@@ -82,6 +82,11 @@ class _Video:
     meta: VideoMeta
     supplied: bool  # came with the dataset (a real or user-made video), not rendered by us
     rendered_now: bool
+
+
+def prepare_motion_as_json(item: MotionItem, job: MotionJob) -> str:
+    """prepare_motion's result as JSON, as a Ray task returns it."""
+    return prepare_motion(item, job).to_json()
 
 
 def prepare_motion(item: MotionItem, job: MotionJob) -> MotionResult:

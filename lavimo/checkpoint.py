@@ -1,4 +1,6 @@
-"""Checkpoint folders: safetensors weights, tensor-only optimiser state, the resolved config and the progress."""
+"""A run's files: checkpoint folders (safetensors weights, tensor-only optimiser state, the resolved config and the
+progress) and the run record (the MLflow run the run folder writes to). Training writes them; evaluation, retrieval,
+serving and the registry read them through this module alone."""
 
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ from typing import Any
 import torch
 from safetensors import torch as safetensors_torch
 
+from lavimo import storage
 from lavimo.config import LavimoConfig, from_dict
-from lavimo.data import storage
 from lavimo.models import LavimoModel
 
 MODEL_FILE = "model.safetensors"
@@ -22,6 +24,7 @@ CONFIG_FILE = "config.json"  # the resolved LavimoConfig, enough to rebuild the 
 PROGRESS_FILE = "progress.json"  # epoch, step and the metrics reported with the checkpoint
 FILES = (MODEL_FILE, STATE_FILE, CONFIG_FILE, PROGRESS_FILE)
 FOLDER_PREFIX = "checkpoint_"  # Ray Train names a run's checkpoint folders checkpoint_YYYY-MM-DD_HH-MM-SS.ffffff
+RUN_FILE = "lavimo_run.json"  # beside Ray Train's files: the MLflow run a resumed job goes on writing to
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +107,21 @@ def read_config(folder: str | Path) -> LavimoConfig:
     config = from_dict(LavimoConfig, json.loads(path.read_text()))
     config.validate()
     return config
+
+
+def read_run_record(run_folder: str) -> dict[str, str] | None:
+    """The run record of a run folder (local path or URI): {"mlflow_uri", "run_id", ...}; None when it has none."""
+    record = storage.join(run_folder, RUN_FILE)
+    return json.loads(storage.read_text(record)) if storage.is_file(record) else None
+
+
+def write_run_record(run_folder: str, record: dict[str, str]) -> None:
+    storage.write_bytes_atomic(storage.join(run_folder, RUN_FILE), json.dumps(record).encode())
+
+
+def run_folder_of(checkpoint_folder: str | Path) -> str:
+    """The run folder that holds a checkpoint folder."""
+    return storage.absolute(str(checkpoint_folder)).rstrip("/").rsplit("/", 1)[0]
 
 
 def read_progress(folder: str | Path) -> dict[str, Any]:

@@ -4,14 +4,15 @@ one per split, and per test split one more whose videos are in the held-out styl
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import time
 from dataclasses import dataclass, field
 
-from lavimo import pretrained
+from lavimo import pretrained, storage
 from lavimo.config import DataConfig, LavimoConfig
-from lavimo.data import embedding_cache, pipeline, storage
+from lavimo.data import embedding_cache, pipeline
 from lavimo.data.datasets import (
     DATASET_SPECS,
     ClipRules,
@@ -22,9 +23,9 @@ from lavimo.data.datasets import (
     load_statistics,
 )
 from lavimo.data.manifest import ManifestInfo, current_info, held_out_split, manifest_path, write_manifest
-from lavimo.data.prepare_motion import MotionJob, MotionResult
 from lavimo.data.skip_report import SkipReport
 from lavimo.data.synthetic import generate_synthetic_dataset
+from lavimo.prepare.motion import MotionJob, MotionResult, prepare_motion_as_json
 
 log = logging.getLogger(__name__)
 REPORT = "prepare_report.json"
@@ -97,7 +98,12 @@ def prepare_dataset(config: LavimoConfig) -> PrepareSummary:
     storage.write_bytes_atomic(
         storage.join(data.prepared, "videos", config.render.fingerprint(), "render.json"), settings
     )  # what the videos beside it were rendered with
-    results = list(pipeline.prepare_motions(items, job, config.prepare.render_cpus))
+    results = [
+        MotionResult.from_json(result)
+        for result in pipeline.map_motions(
+            items, functools.partial(prepare_motion_as_json, job=job), config.prepare.render_cpus
+        )
+    ]
     rows = _collect(results, summary)
     _remove_leftovers(data.prepared, started, summary)
     if not rows:
