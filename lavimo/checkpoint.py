@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -43,10 +42,10 @@ def save_checkpoint(
     """Writes one checkpoint folder; each file goes to a temporary name first and is renamed when complete."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic(folder / MODEL_FILE, lambda path: safetensors_torch.save_model(model, str(path)))
-    _atomic(folder / STATE_FILE, lambda path: torch.save(training_state, path))
-    _atomic(folder / CONFIG_FILE, lambda path: path.write_text(json.dumps(config.to_dict(), indent=2)))
-    _atomic(folder / PROGRESS_FILE, lambda path: path.write_text(json.dumps(progress, indent=2)))
+    storage.write_file_atomic(folder / MODEL_FILE, lambda path: safetensors_torch.save_model(model, str(path)))
+    storage.write_file_atomic(folder / STATE_FILE, lambda path: torch.save(training_state, path))
+    storage.write_bytes_atomic(str(folder / CONFIG_FILE), json.dumps(config.to_dict(), indent=2).encode())
+    storage.write_bytes_atomic(str(folder / PROGRESS_FILE), json.dumps(progress, indent=2).encode())
     return folder
 
 
@@ -168,9 +167,3 @@ def _check_safetensors(path: Path) -> None:
         raise CheckpointError(
             f"{path}: truncated or damaged: its header describes {8 + header_length + end} bytes, the file has {size}"
         )
-
-
-def _atomic(path: Path, write) -> None:
-    temporary = Path(storage.temporary_sibling(str(path)))
-    write(temporary)
-    os.replace(temporary, path)

@@ -6,6 +6,7 @@ import io
 import os
 import re
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -105,8 +106,21 @@ def remove_leftover_temporaries(folder: str, modified_before: float) -> list[str
     return sorted(removed)
 
 
+def write_file_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
+    """A local file written by `write` (given a temporary name beside `path`, e.g. torch.save's), then renamed to
+    `path`, so readers never see a partial file."""
+    temporary = Path(temporary_sibling(str(path)))
+    write(temporary)
+    os.replace(temporary, path)
+
+
 def write_bytes_atomic(location: str, data: bytes) -> None:
-    """Writes to a temporary name beside the target, then renames, so readers never see a partial file."""
+    """Writes to a temporary name beside the target (a local path or URI), then renames, so readers never see a
+    partial file."""
+    if not is_uri(location):
+        Path(location).parent.mkdir(parents=True, exist_ok=True)
+        write_file_atomic(location, lambda temporary: temporary.write_bytes(data))
+        return
     fs, path = resolve(location)
     parent = path.rsplit("/", 1)[0]
     fs.create_dir(parent, recursive=True)
