@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from lavimo.models.config import ModelConfig, to_plain
 from lavimo.render.config import RenderConfig
 
 DATASETS = ("humanml3d", "kit", "synthetic")
+MOVED_KEYS = {"train.epsilon": "loss.epsilon", "train.lambda_recon": "loss.lambda_recon"}  # old key: its new one
 
 
 class ConfigError(ValueError):
@@ -94,8 +96,6 @@ class TrainConfig:
     decay_start: float = 0.25  # constant lr for this fraction of training, then linear decay (100 of 400 epochs)
     weight_decay: float = 0.01
     grad_clip_norm: float = 1.0
-    epsilon: float = 0.8  # negative filtering: captions with (cos + 1) / 2 >= epsilon are positives (TMR's scale)
-    lambda_recon: float = 0.1
     mixed_precision: bool = True  # autocast on GPU (bf16 where supported); ignored on CPU
     decode_tasks: int = 4  # concurrent Ray Data tasks that decode and augment samples
     decode_cpus: float = 1.0  # CPUs reserved per decode task
@@ -128,12 +128,29 @@ class TrainConfig:
             )
         if not 0.0 <= self.decay_start <= 1.0:
             raise ConfigError(f"train.decay_start: must be in [0, 1], got {self.decay_start}")
-        if not 0.0 < self.epsilon <= 1.0:
-            raise ConfigError(
-                f"train.epsilon: must be in (0, 1], on the caption score (cos + 1) / 2, got {self.epsilon}"
-            )
         if self.cpus_per_worker <= 0 or self.decode_cpus <= 0:
             raise ConfigError("train.cpus_per_worker and train.decode_cpus must be > 0")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """The training loss (lavimo.losses): a contrastive term per modality pair with negative filtering, plus
+    lambda_recon x motion reconstruction. A 2-modal model has the motion-text pair only."""
+
+    epsilon: float = 0.8  # negative filtering: captions with (cos + 1) / 2 >= epsilon are positives (TMR's scale)
+    lambda_recon: float = 0.1  # weight of the reconstruction term
+    motion_text: float = 1.0  # weight of each alignment pair's term
+    motion_video: float = 1.0
+    text_video: float = 1.0
+
+    def validate(self) -> None:
+        if not 0.0 < self.epsilon <= 1.0:
+            raise ConfigError(
+                f"loss.epsilon: must be in (0, 1], on the caption score (cos + 1) / 2, got {self.epsilon}"
+            )
+        for name in ("lambda_recon", "motion_text", "motion_video", "text_video"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ConfigError(f"loss.{name}: must be a finite number >= 0, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -152,6 +169,7 @@ class LavimoConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def pretrained_sources(self, *keys: str) -> list[pretrained.Source]:
@@ -177,6 +195,7 @@ class LavimoConfig:
         self.prepare.validate()
         self.stream.validate()
         self.train.validate()
+        self.loss.validate()
         try:
             self.render.validate()
             self.model.validate()
@@ -245,6 +264,9 @@ def from_dict(cls: type, raw: dict[str, Any], prefix: str = "") -> Any:
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - known)
+    moved = [f"'{prefix}{key}' is now '{MOVED_KEYS[prefix + key]}'" for key in unknown if prefix + key in MOVED_KEYS]
+    if moved:
+        raise ConfigError(f"{'; '.join(moved)}: move it there")
     if unknown:
         raise ConfigError(f"unknown key '{prefix}{unknown[0]}' (known keys: {', '.join(sorted(known))})")
     values = {name: _coerce(hints[name], value, f"{prefix}{name}") for name, value in raw.items()}

@@ -45,6 +45,11 @@ def test_overrides_reach_nested_keys_and_parse_values():
         ("data: [1, 2]", "data: expected a mapping"),
         ("prepare: {embed_cpus: 0}", "prepare.embed_cpus: must be > 0"),
         ("data: {dataset: kit", "not valid YAML"),
+        ("train: {epsilon: 0.8}", "'train.epsilon' is now 'loss.epsilon'"),
+        ("train: {lambda_recon: 0.1, epsilon: 0.8}", "'train.epsilon' is now 'loss.epsilon'; 'train.lambda_recon'"),
+        ("loss: {epsilon: 1.5}", "loss.epsilon: must be in (0, 1]"),
+        ("loss: {motion_video: -1}", "loss.motion_video: must be a finite number >= 0"),
+        ("loss: {weight: 2}", "unknown key 'loss.weight'"),
     ],
 )
 def test_bad_config_names_file_and_key(tmp_path, text, message):

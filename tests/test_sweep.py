@@ -22,7 +22,7 @@ def _write_sweep(tmp_path, **changes) -> Path:
         "name": "t",
         "base": str(REPO / "ray_configs" / "cpu_demo.yaml"),
         "overrides": {"train.epochs": 4},
-        "search_space": {"train.epsilon": {"uniform": [0.6, 0.9]}},
+        "search_space": {"loss.epsilon": {"uniform": [0.6, 0.9]}},
         **changes,
     }
     path = tmp_path / "sweep.yaml"
@@ -33,8 +33,8 @@ def _write_sweep(tmp_path, **changes) -> Path:
 def test_the_shipped_cpu_sweep_parses_into_dimensions_and_a_base_config():
     sweep = load_sweep(REPO / "ray_configs" / "tune_cpu_demo.yaml")
     assert [(d.key, d.kind, d.values) for d in sweep.dimensions] == [
-        ("train.epsilon", "uniform", (0.8, 0.975)),
-        ("train.lambda_recon", "loguniform", (0.01, 1.0)),
+        ("loss.epsilon", "uniform", (0.8, 0.975)),
+        ("loss.lambda_recon", "loguniform", (0.01, 1.0)),
         ("model.temperature_init", "loguniform", (0.03, 0.2)),
         ("model.learnable_temperature", "choice", (True, False)),
     ]
@@ -48,15 +48,15 @@ def test_the_shipped_cpu_sweep_parses_into_dimensions_and_a_base_config():
 
 def test_domains_sample_inside_their_bounds(tmp_path):
     space = {
-        "train.epsilon": {"uniform": [0.6, 0.9]},
-        "train.lambda_recon": {"loguniform": [0.01, 1.0]},
+        "loss.epsilon": {"uniform": [0.6, 0.9]},
+        "loss.lambda_recon": {"loguniform": [0.01, 1.0]},
         "model.learnable_temperature": {"choice": [True, False]},
         "train.learning_rate": {"grid": [1e-3, 1e-4]},
     }
     domains = {d.key: d.domain() for d in load_sweep(_write_sweep(tmp_path, search_space=space)).dimensions}
     for _ in range(20):
-        assert 0.6 <= domains["train.epsilon"].sample() <= 0.9
-        assert 0.01 <= domains["train.lambda_recon"].sample() <= 1.0
+        assert 0.6 <= domains["loss.epsilon"].sample() <= 0.9
+        assert 0.01 <= domains["loss.lambda_recon"].sample() <= 1.0
         assert domains["model.learnable_temperature"].sample() in (True, False)
     assert domains["train.learning_rate"] == {"grid_search": [1e-3, 1e-4]}
 
@@ -65,26 +65,26 @@ def test_domains_sample_inside_their_bounds(tmp_path):
     "changes, message",
     [
         ({"search_space": {"train.nope": {"choice": [1, 2]}}}, "search_space.train.nope: 'train.nope' is not a key"),
-        ({"search_space": {"train.epsilon": {"normal": [0.5, 0.1]}}}, "search_space.train.epsilon: expected one of"),
+        ({"search_space": {"loss.epsilon": {"normal": [0.5, 0.1]}}}, "search_space.loss.epsilon: expected one of"),
         (
-            {"search_space": {"train.epsilon": {"uniform": [0.9, 0.6]}}},
-            r"search_space.train.epsilon.uniform: expected \[low, high\] with low < high",
+            {"search_space": {"loss.epsilon": {"uniform": [0.9, 0.6]}}},
+            r"search_space.loss.epsilon.uniform: expected \[low, high\] with low < high",
         ),
-        ({"search_space": {"train.epsilon": {"uniform": [-0.5, 0.5]}}}, "train.epsilon: must be in"),
+        ({"search_space": {"loss.epsilon": {"uniform": [-0.5, 0.5]}}}, "loss.epsilon: must be in"),
         (
             {"search_space": {"train.epochs": {"uniform": [2, 8]}}},
             "search_space.train.epochs: train.epochs: expected int",
         ),
         (
-            {"search_space": {"train.lambda_recon": {"loguniform": [0, 1]}}},
-            r"search_space.train.lambda_recon.loguniform: expected \[low, high\] with 0 < low",
+            {"search_space": {"loss.lambda_recon": {"loguniform": [0, 1]}}},
+            r"search_space.loss.lambda_recon.loguniform: expected \[low, high\] with 0 < low",
         ),
         (
-            {"search_space": {"train.epsilon": {"choice": []}}},
-            "search_space.train.epsilon.choice: expected a non-empty",
+            {"search_space": {"loss.epsilon": {"choice": []}}},
+            "search_space.loss.epsilon.choice: expected a non-empty",
         ),
         ({"search_space": {}}, "search_space: name at least one key"),
-        ({"search": "grid"}, "search_space.train.epsilon: search 'grid' needs 'grid: \\[...\\]' for every key"),
+        ({"search": "grid"}, "search_space.loss.epsilon: search 'grid' needs 'grid: \\[...\\]' for every key"),
         ({"search": "bayes"}, "search: expected one of"),
         ({"serach": "random"}, "unknown key 'serach'"),
         ({"overrides": {"train.epoch": 3}}, "overrides: 'train.epoch' is not a key of the training config"),
@@ -107,8 +107,8 @@ def test_a_2_modal_base_has_no_video_metric(tmp_path):
 
 def test_optuna_takes_no_grid(tmp_path):
     pytest.importorskip("optuna")
-    path = _write_sweep(tmp_path, search="optuna", search_space={"train.epsilon": {"grid": [0.7, 0.8]}})
-    with pytest.raises(ConfigError, match="search_space.train.epsilon: search 'optuna' cannot take a grid"):
+    path = _write_sweep(tmp_path, search="optuna", search_space={"loss.epsilon": {"grid": [0.7, 0.8]}})
+    with pytest.raises(ConfigError, match="search_space.loss.epsilon: search 'optuna' cannot take a grid"):
         load_sweep(path)
 
 
@@ -122,11 +122,11 @@ def test_set_changes_the_base_config_and_is_checked(tmp_path):
 def test_a_trials_values_replace_only_their_keys():
     base = load_config(REPO / "ray_configs" / "cpu_demo.yaml")
     trial = apply_values(
-        base, {"train.epsilon": 0.71, "model.learnable_temperature": False, "model.temperature_init": 0.05}
+        base, {"loss.epsilon": 0.71, "model.learnable_temperature": False, "model.temperature_init": 0.05}
     )
-    assert (trial.train.epsilon, trial.model.learnable_temperature, trial.model.temperature_init) == (0.71, False, 0.05)
-    assert trial.train.lambda_recon == base.train.lambda_recon and trial.model.motion == base.model.motion
-    assert base.train.epsilon == 0.9  # the base is not changed
+    assert (trial.loss.epsilon, trial.model.learnable_temperature, trial.model.temperature_init) == (0.71, False, 0.05)
+    assert trial.loss.lambda_recon == base.loss.lambda_recon and trial.model.motion == base.model.motion
+    assert base.loss.epsilon == 0.9  # the base is not changed
 
 
 def test_a_child_run_is_nested_under_its_parent(tmp_path, monkeypatch):
@@ -137,13 +137,13 @@ def test_a_child_run_is_nested_under_its_parent(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)
     uri = tracking_uri(str(tmp_path / "runs"))
-    parent = start_run(uri, "sweeps", "sweep-1", {"search_space": {"train.epsilon": {"uniform": [0.6, 0.9]}}})
-    child = start_run(uri, "sweeps", "trial_1", {"train": {"epsilon": 0.7}}, parent_run_id=parent)
+    parent = start_run(uri, "sweeps", "sweep-1", {"search_space": {"loss.epsilon": {"uniform": [0.6, 0.9]}}})
+    child = start_run(uri, "sweeps", "trial_1", {"loss": {"epsilon": 0.7}}, parent_run_id=parent)
     client = MlflowClient(uri)
     assert client.get_run(child).data.tags["mlflow.parentRunId"] == parent
-    assert client.get_run(child).data.params == {"train.epsilon": "0.7"}
+    assert client.get_run(child).data.params == {"loss.epsilon": "0.7"}
     assert "mlflow.parentRunId" not in client.get_run(parent).data.tags
-    assert client.get_run(parent).data.params == {"search_space.train.epsilon.uniform": "[0.6, 0.9]"}
+    assert client.get_run(parent).data.params == {"search_space.loss.epsilon.uniform": "[0.6, 0.9]"}
     assert client.get_run(child).info.status == "RUNNING" and client.get_run(child).info.end_time is None
     logger = RunLogger(uri, child, str(tmp_path / "runs" / "sweep-1"))
     logger.finish("FINISHED", end_time_s=1_800_000_000.5)  # the trial's last report
@@ -174,20 +174,20 @@ def trials(tmp_path):
         kept[epoch].mkdir()
     completed = summarise_trial(
         "a",
-        {"train.epsilon": 0.7, "model.learnable_temperature": True},
+        {"loss.epsilon": 0.7, "model.learnable_temperature": True},
         _rows({1: 20.0, 2: 45.0, 3: 40.0}, kept),
         METRIC,
         3,
         mlflow_run_id="run-a",
     )
     stopped = summarise_trial(
-        "b", {"train.epsilon": 0.9, "model.learnable_temperature": False}, _rows({1: 10.0}), METRIC, 3
+        "b", {"loss.epsilon": 0.9, "model.learnable_temperature": False}, _rows({1: 10.0}), METRIC, 3
     )
     history = _rows({1: 30.0, 2: 35.0}) + _rows({2: 36.0, 3: 50.0})  # epoch 2 again after a restart
-    restarted = summarise_trial("c", {"train.epsilon": 0.8, "model.learnable_temperature": True}, history, METRIC, 3)
+    restarted = summarise_trial("c", {"loss.epsilon": 0.8, "model.learnable_temperature": True}, history, METRIC, 3)
     failed = summarise_trial(
         "d",
-        {"train.epsilon": 0.65, "model.learnable_temperature": False},
+        {"loss.epsilon": 0.65, "model.learnable_temperature": False},
         [],
         METRIC,
         3,
@@ -211,7 +211,7 @@ def test_trial_summaries_from_reported_results(trials):
 
 
 def test_the_table_lists_every_trial_best_first(trials):
-    keys = ["train.epsilon", "model.learnable_temperature"]
+    keys = ["loss.epsilon", "model.learnable_temperature"]
     rows = list(csv.reader(io.StringIO(sweep_report.csv_table(trials[0], keys, METRIC))))
     assert rows[0] == ["trial", *keys, f"best {METRIC}", f"final {METRIC}", "epochs", "status", "checkpoint", "error"]
     assert rows[1:] == [
@@ -222,7 +222,7 @@ def test_the_table_lists_every_trial_best_first(trials):
     ]
     markdown = sweep_report.markdown_table(trials[0], keys, METRIC).splitlines()
     assert (
-        markdown[0] == f"| trial | train.epsilon | model.learnable_temperature | best {METRIC} | final {METRIC} "
+        markdown[0] == f"| trial | loss.epsilon | model.learnable_temperature | best {METRIC} | final {METRIC} "
         "| epochs | status | checkpoint | error |"
     )
     assert markdown[2] == "| c | 0.8 | True | 50 | 50 | 3 | completed | - | - |"
@@ -237,7 +237,7 @@ def test_best_trial_json_points_at_its_checkpoint(trials):
         "metric": METRIC,
         "value": 45.0,
         "checkpoint": str(trials[1][3]),
-        "params": {"train.epsilon": 0.7, "model.learnable_temperature": True},
+        "params": {"loss.epsilon": 0.7, "model.learnable_temperature": True},
         "epochs": 3,
         "status": "completed",
         "mlflow_run_id": "run-a",
@@ -245,8 +245,8 @@ def test_best_trial_json_points_at_its_checkpoint(trials):
 
 
 def test_the_metric_against_each_swept_value(trials):
-    keys = ["train.epsilon", "model.learnable_temperature"]
-    figure = sweep_report.metric_vs_params_figure(trials[0], keys, {"train.epsilon"}, METRIC)
+    keys = ["loss.epsilon", "model.learnable_temperature"]
+    figure = sweep_report.metric_vs_params_figure(trials[0], keys, {"loss.epsilon"}, METRIC)
     numeric, boolean = figure.axes
     assert (numeric.get_xlabel(), boolean.get_xlabel()) == tuple(keys)
     assert numeric.get_xscale() == "log" and boolean.get_xscale() == "linear"
@@ -269,19 +269,19 @@ def test_learning_curves_one_line_per_trial(trials):
 
 
 def test_report_files(trials):
-    files = sweep_report.report_files(trials[0], ["train.epsilon"], set(), METRIC)
+    files = sweep_report.report_files(trials[0], ["loss.epsilon"], set(), METRIC)
     assert set(files) == {"trials.csv", "trials.md", "metric_vs_params.png", "learning_curves.png", "best_trial.json"}
     assert all(files[name].startswith(b"\x89PNG\r\n\x1a\n") for name in ("metric_vs_params.png", "learning_curves.png"))
     assert json.loads(files["best_trial.json"])["trial_id"] == "c"
-    assert "best_trial.json" not in sweep_report.report_files(trials[0][3:], ["train.epsilon"], set(), METRIC)
+    assert "best_trial.json" not in sweep_report.report_files(trials[0][3:], ["loss.epsilon"], set(), METRIC)
 
 
 @pytest.mark.parametrize(
     "search, space",
     [
-        ("random", {"train.epsilon": {"uniform": [0.6, 0.9]}}),
-        ("grid", {"train.epsilon": {"grid": [0.6, 0.9]}}),
-        ("optuna", {"train.epsilon": {"uniform": [0.6, 0.9]}}),
+        ("random", {"loss.epsilon": {"uniform": [0.6, 0.9]}}),
+        ("grid", {"loss.epsilon": {"grid": [0.6, 0.9]}}),
+        ("optuna", {"loss.epsilon": {"uniform": [0.6, 0.9]}}),
     ],
 )
 def test_every_search_runs_at_most_max_concurrent_trials(tmp_path, search, space):
@@ -318,12 +318,12 @@ def test_a_resumed_sweep_keeps_its_parent_run_and_refuses_a_changed_spec(tmp_pat
 
 def test_the_number_of_trials_crosses_samples_with_every_grid(tmp_path):
     space = {
-        "train.epsilon": {"uniform": [0.6, 0.9]},
+        "loss.epsilon": {"uniform": [0.6, 0.9]},
         "train.batch_size": {"grid": [8, 16, 32]},
         "model.learnable_temperature": {"grid": [True, False]},
     }
     assert load_sweep(_write_sweep(tmp_path, search_space=space, num_samples=2)).num_trials() == 2 * 3 * 2
-    optuna_space = {"train.epsilon": {"uniform": [0.6, 0.9]}, "train.batch_size": {"choice": [8, 16]}}
+    optuna_space = {"loss.epsilon": {"uniform": [0.6, 0.9]}, "train.batch_size": {"choice": [8, 16]}}
     optuna = load_sweep(_write_sweep(tmp_path, search="optuna", search_space=optuna_space, num_samples=5))
     assert optuna.num_trials() == 5
 

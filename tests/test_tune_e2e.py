@@ -31,8 +31,8 @@ EPOCHS = 8
 NUM_SAMPLES = 2
 TOO_BIG = 4096  # a batch larger than the 24 training motions (and their mirrors): the trial fails inside Tune
 SWEPT = {
-    "train.epsilon": {"uniform": [0.6, 0.95]},
-    "train.lambda_recon": {"loguniform": [0.01, 1.0]},
+    "loss.epsilon": {"uniform": [0.6, 0.95]},
+    "loss.lambda_recon": {"loguniform": [0.01, 1.0]},
     "model.temperature_init": {"loguniform": [0.03, 0.2]},
     "model.learnable_temperature": {"choice": [True, False]},
     "train.batch_size": {"grid": [TOO_BIG, 8]},
@@ -121,7 +121,7 @@ def _check_mlflow(uri: str, trials: dict[str, dict], best: dict, resumed_from: i
     children = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert len(children) == len(runs) - 1 == 2 * NUM_SAMPLES
     assert parent.info.status == "FINISHED" and parent.data.params["num_samples"] == str(NUM_SAMPLES)
-    assert parent.data.params["search_space.train.epsilon.uniform"] == "[0.6, 0.95]"
+    assert parent.data.params["search_space.loss.epsilon.uniform"] == "[0.6, 0.95]"
     assert ARTIFACTS <= {artifact.path for artifact in client.list_artifacts(parent.info.run_id)}
     assert client.get_metric_history(parent.info.run_id, f"best/{METRIC}")[0].value == best["value"]
     for child in children:

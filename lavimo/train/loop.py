@@ -16,7 +16,7 @@ import torch
 import torch.distributed as dist
 
 from lavimo import checkpoint, storage
-from lavimo.config import LavimoConfig, from_dict
+from lavimo.config import LavimoConfig
 from lavimo.data.pipeline import torch_batches
 from lavimo.eval.embed import Embedder, stack_embeddings
 from lavimo.eval.protocols import all_protocol, flat_metrics
@@ -54,10 +54,10 @@ class TrainState:
 
 
 def train_loop_per_worker(loop_config: dict) -> None:
-    """Entry point of every Ray Train worker. loop_config: config (dict), steps_per_epoch, mlflow_uri, run_id,
-    run_folder (storage_path/name: the checkpoints go there, and rank 0 leaves there the MLflow records the server
-    did not take by the end)."""
-    config = from_dict(LavimoConfig, loop_config["config"])
+    """Entry point of every Ray Train worker. loop_config: config (the LavimoConfig), steps_per_epoch, mlflow_uri,
+    run_id, run_folder (storage_path/name: the checkpoints go there, and rank 0 leaves there the MLflow records the
+    server did not take by the end)."""
+    config: LavimoConfig = loop_config["config"]  # validated by the driver
     context = ray.train.get_context()
     worker = Worker(context.get_world_rank(), context.get_world_size(), ray.train.torch.get_device())
     torch.manual_seed(config.train.seed + worker.rank)
@@ -187,10 +187,13 @@ def _usable_rows(batch: dict, config: LavimoConfig, worker: Worker) -> tuple[Mod
 
 
 def build_loss(config: LavimoConfig, world: World) -> LavimoLoss:
-    """The config's loss: every pair of its modalities plus lambda_recon x reconstruction, negative filtering at ε."""
-    lambda_recon = config.train.lambda_recon
-    weights = LossWeights.tri_modal(lambda_recon) if config.model.has_video else LossWeights.two_modal(lambda_recon)
-    return LavimoLoss(weights, config.train.epsilon, world)
+    """The config's loss: every pair of its modalities at its weight, plus lambda_recon x reconstruction, with
+    negative filtering at epsilon."""
+    loss = config.loss
+    pairs = {("motion", "text"): loss.motion_text}
+    if config.model.has_video:
+        pairs |= {("motion", "video"): loss.motion_video, ("text", "video"): loss.text_video}
+    return LavimoLoss(LossWeights(pairs=pairs, reconstruction=loss.lambda_recon), loss.epsilon, world)
 
 
 def train_step(

@@ -52,7 +52,7 @@ class SweepSpec:
     name: str = "sweep"
     base: str = "cpu_demo.yaml"  # the training config, relative to the sweep YAML
     overrides: dict = field(default_factory=dict)  # {"train.epochs": 8}: changes to the base config
-    search_space: dict = field(default_factory=dict)  # {"train.epsilon": {"uniform": [0.6, 0.95]}, ...}
+    search_space: dict = field(default_factory=dict)  # {"loss.epsilon": {"uniform": [0.6, 0.95]}, ...}
     search: str = "random"  # random | grid | optuna (TPE)
     num_samples: int = 1  # trials (random, optuna); repeats of the whole grid (grid)
     metric: str = "val/t2m/R3"  # maximised by the sweep; also each trial's train.checkpoint_metric
@@ -69,7 +69,7 @@ class SweepSpec:
 class Dimension:
     """One swept key of the training config and its distribution."""
 
-    key: str  # dotted, e.g. train.epsilon
+    key: str  # dotted, e.g. loss.epsilon
     kind: str  # uniform | loguniform | choice | grid
     values: tuple  # (low, high) for uniform and loguniform; the candidates for choice and grid
 

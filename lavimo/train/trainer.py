@@ -64,7 +64,7 @@ def train(
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config={
-            "config": config.to_dict(),
+            "config": config,
             "steps_per_epoch": steps_per_epoch,
             "mlflow_uri": uri,
             "run_id": run_id,
