@@ -218,17 +218,39 @@ class LavimoConfig:
 
 
 def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> LavimoConfig:
-    """Reads a YAML config, applies `key.sub=value` overrides, and validates the result."""
+    """Reads a YAML config, applies `key.sub=value` overrides (--set), and validates the result."""
     path = Path(path)
     raw = _read_yaml(path)
-    for override in overrides:
-        _apply_override(raw, override)
     try:
-        config = from_dict(LavimoConfig, raw)
-        config.validate()
+        return with_values(from_dict(LavimoConfig, raw), dict(parse_set(item) for item in overrides))
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
-    return config
+
+
+def parse_set(item: str) -> tuple[str, Any]:
+    """(dotted key, value read as YAML) of a `--set key=value`."""
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set {item!r}: expected key=value, e.g. train.epochs=4")
+    return key, yaml.safe_load(text)
+
+
+def with_values(config: LavimoConfig, values: typing.Mapping[str, Any]) -> LavimoConfig:
+    """The config with dotted keys set to new values (--set, a sweep's overrides, a trial's values), validated; a key
+    the config does not have is refused."""
+    raw = config.to_dict()
+    for key, value in values.items():
+        *sections, leaf = key.split(".")
+        node: Any = raw
+        for section in sections:
+            node = node.get(section) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            moved = f": it is now '{MOVED_KEYS[key]}'" if key in MOVED_KEYS else ""
+            raise ConfigError(f"unknown key '{key}'{moved}")
+        node[leaf] = value
+    updated = from_dict(LavimoConfig, raw)
+    updated.validate()
+    return updated
 
 
 def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -303,16 +325,3 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
         raise ConfigError(f"{key}: expected {hint.__name__}, got {value!r}")
     return value
-
-
-def _apply_override(raw: dict[str, Any], override: str) -> None:
-    key, sep, text = override.partition("=")
-    if not sep or not key:
-        raise ConfigError(f"override {override!r}: expected key=value, e.g. data.synthetic.num_motions=100")
-    node = raw
-    *parents, leaf = key.split(".")
-    for part in parents:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"override {override!r}: {part!r} is not a section")
-    node[leaf] = yaml.safe_load(text)

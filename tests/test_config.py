@@ -71,6 +71,24 @@ def test_malformed_override_is_refused():
         load_config(CONFIGS / "cpu_demo.yaml", ["data.root"])
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.epsilon=0.7", "unknown key 'train.epsilon': it is now 'loss.epsilon'"),
+        ("train.epoch=3", "unknown key 'train.epoch'"),
+        ("loss.epsilon=2", "loss.epsilon: must be in"),
+    ],
+)
+def test_an_override_of_a_key_the_config_lacks_or_a_bad_value_is_refused(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(CONFIGS / "cpu_demo.yaml", [override])
+
+
+def test_overrides_set_nested_keys_and_read_values_as_yaml():
+    config = load_config(CONFIGS / "cpu_demo.yaml", ["loss.epsilon=0.85", "render.resolution=96"])
+    assert config.loss.epsilon == 0.85 and config.render.resolution == 96
+
+
 def test_a_variant_extends_its_base_key_by_key():
     base = load_config(CONFIGS / "kit.yaml")
     variant = load_config(CONFIGS / "kit_2modal.yaml")

@@ -7,7 +7,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from ray.util.state import list_nodes
 from ray.util.state.exception import RayStateApiException
 
 from lavimo import checkpoint, outbox, storage, tracking
-from lavimo.config import ConfigError, LavimoConfig, from_dict, load_config
+from lavimo.config import ConfigError, LavimoConfig, from_dict, load_config, parse_set, with_values
 from lavimo.eval.metrics import RECALL_AT
 from lavimo.eval.protocols import DIRECTIONS
 from lavimo.train import sweep_report
@@ -127,22 +127,6 @@ class SweepResult:
         )
 
 
-def apply_values(config: LavimoConfig, values: Mapping[str, Any]) -> LavimoConfig:
-    """The config with dotted keys set to new values, validated; a key the training config lacks is an error."""
-    raw = config.to_dict()
-    for key, value in values.items():
-        *sections, leaf = key.split(".")
-        node: Any = raw
-        for section in sections:
-            node = node.get(section) if isinstance(node, dict) else None
-        if not isinstance(node, dict) or leaf not in node:
-            raise ConfigError(f"'{key}' is not a key of the training config")
-        node[leaf] = value
-    updated = from_dict(LavimoConfig, raw)
-    updated.validate()
-    return updated
-
-
 def parse_dimension(key: str, raw: Any, base: LavimoConfig) -> Dimension:
     """`{uniform|loguniform: [low, high]}` or `{choice|grid: [values...]}`, checked against the training config."""
     where = f"search_space.{key}"
@@ -161,7 +145,7 @@ def parse_dimension(key: str, raw: Any, base: LavimoConfig) -> Dimension:
         values = [low, (low + high) / 2, high]  # a float in the middle: an int key is refused
     for value in values:
         try:
-            apply_values(base, {key: value})
+            with_values(base, {key: value})
         except ConfigError as err:
             raise ConfigError(f"{where}: {err}") from None
     bounds = (values[0], values[-1]) if kind in ("uniform", "loguniform") else tuple(values)
@@ -219,18 +203,13 @@ def _check_metric(metric: str, config: LavimoConfig) -> None:
 def _base_config(spec: SweepSpec, folder: Path, sets: Sequence[str]) -> LavimoConfig:
     """The base training config, its overrides and `key=value` sets applied, then the sweep's own settings."""
     base = load_config(folder / spec.base)
-    changes = dict(spec.overrides)
-    for item in sets:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected key=value, e.g. train.epochs=4")
-        changes[key] = yaml.safe_load(text)
+    changes = dict(spec.overrides) | dict(parse_set(item) for item in sets)
     try:
-        base = apply_values(base, changes)
+        base = with_values(base, changes)
     except ConfigError as err:
         raise ConfigError(f"overrides: {err}") from None
     _check_metric(spec.metric, base)
-    return apply_values(
+    return with_values(
         base,
         {
             "train.checkpoint_metric": spec.metric,
@@ -273,7 +252,7 @@ def run_trial(values: dict, base: LavimoConfig, parent: tracking.ParentRun) -> N
 
     TuneReportCallback forwards every epoch's report of rank 0 (and its checkpoint_path) to Tune, where ASHA
     may stop the trial; the MLflow run is a child of the sweep's run."""
-    config = apply_values(base, values)
+    config = with_values(base, values)
     name = trial_run_name(ray.tune.get_context().get_trial_id())
     try:
         train(config, name, parent=parent, callbacks=[TuneReportCallback()])
@@ -291,7 +270,7 @@ def run_sweep(sweep: Sweep, resume: str | None = None) -> SweepResult:
     folder = storage.join(root, name)
     parent = _parent_run(sweep, folder, name, resuming=resume is not None)
     log.info("sweep %s in %s, MLflow parent run %s in %s", name, folder, parent.run_id, parent.uri)
-    base = apply_values(sweep.base, {"train.storage_path": storage.join(folder, TRAIN_RUNS)})
+    base = with_values(sweep.base, {"train.storage_path": storage.join(folder, TRAIN_RUNS)})
     grid = _tuner(sweep, base, parent, root, name, resuming=resume is not None).fit()
     saved = ray.tune.ExperimentAnalysis(folder)  # Tune's state as saved: trials pending or running at Ctrl+C too
     trials = [_trial_summary(result, saved.get_all_configs(), sweep, base) for result in grid]
