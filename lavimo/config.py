@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from lavimo import pretrained
+from lavimo.directions import DIRECTIONS, validation_recalls
 from lavimo.models.config import ModelConfig, to_plain
 from lavimo.render.config import RenderConfig
 
@@ -202,12 +203,17 @@ class LavimoConfig:
         except ValueError as err:
             raise ConfigError(str(err)) from None
         self._check_checkpoint_metric()
+        if self.stream.max_motion_frames > self.model.motion.max_frames:
+            raise ConfigError(
+                f"stream.max_motion_frames: {self.stream.max_motion_frames} frames are more than the motion encoder "
+                f"covers (model.motion.max_frames {self.model.motion.max_frames})"
+            )
 
     def _check_checkpoint_metric(self) -> None:
         """train.checkpoint_metric is a validation recall (higher is better) of a direction this model has."""
-        directions = ["t2m", "m2t"] + (["v2m", "m2v", "t2v", "v2t"] if "video" in self.model.modalities else [])
-        allowed = [f"val/{d}/R{k}" for d in directions for k in (1, 2, 3, 5, 10)]
+        allowed = validation_recalls(self.model.modalities)
         if self.train.checkpoint_metric not in allowed:
+            directions = sorted({metric.split("/")[1] for metric in allowed}, key=list(DIRECTIONS).index)
             raise ConfigError(
                 f"train.checkpoint_metric: {self.train.checkpoint_metric!r} is not a validation "
                 f"recall of this model's directions ({', '.join(directions)}), e.g. {allowed[2]}"

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lavimo import checkpoint
-from lavimo.config import LavimoConfig
+from lavimo.config import LavimoConfig, StreamConfig
 from lavimo.models import (
     DecoderConfig,
     FusionConfig,
@@ -37,7 +37,7 @@ def _config(latent_dim=16, modalities=("motion", "text")) -> LavimoConfig:
         fusion=FusionConfig(num_heads=2),
         decoder=DecoderConfig(**SMALL),
     )
-    return LavimoConfig(model=model)
+    return LavimoConfig(model=model, stream=StreamConfig(max_motion_frames=64))
 
 
 def test_a_checkpoint_rebuilds_the_same_model(tmp_path):

@@ -50,6 +50,8 @@ def test_overrides_reach_nested_keys_and_parse_values():
         ("loss: {epsilon: 1.5}", "loss.epsilon: must be in (0, 1]"),
         ("loss: {motion_video: -1}", "loss.motion_video: must be a finite number >= 0"),
         ("loss: {weight: 2}", "unknown key 'loss.weight'"),
+        ("stream: {max_motion_frames: 300}", "stream.max_motion_frames: 300 frames are more than the motion encoder"),
+        ("train: {checkpoint_metric: val/t2m/R4}", "train.checkpoint_metric: 'val/t2m/R4' is not a validation recall"),
     ],
 )
 def test_bad_config_names_file_and_key(tmp_path, text, message):

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from lavimo import checkpoint
-from lavimo.config import LavimoConfig
+from lavimo.config import LavimoConfig, StreamConfig
 from lavimo.data.video import VideoError
 from lavimo.eval.query import QueryEncoder, QueryError
 from lavimo.models import LavimoModel
@@ -173,7 +173,7 @@ def test_the_job_refuses_clip_options_that_cannot_apply(arguments, message):
 
 
 def test_the_job_names_a_crop_outside_the_frame_before_touching_the_index(tmp_path):
-    config = LavimoConfig(model=tiny_config(""))
+    config = LavimoConfig(model=tiny_config(""), stream=StreamConfig(max_motion_frames=64))
     folder = checkpoint.save_checkpoint(tmp_path / "ckpt", LavimoModel(config.model), {}, config, {})
     clip = write_clip(tmp_path / "wide.mp4", _framed(160, 96))
     with pytest.raises(QueryError, match="--crop 100,0,96,96 .* 160x96 frame"):

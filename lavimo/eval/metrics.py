@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-RECALL_AT = (1, 2, 3, 5, 10)
+from lavimo.directions import RECALL_AT
+
 METRICS = tuple(f"R@{k}" for k in RECALL_AT) + ("MedR",)
 
 

@@ -14,19 +14,12 @@ import numpy as np
 
 from lavimo import storage
 from lavimo.data.datasets import mirror_id
+from lavimo.directions import DIRECTIONS
 from lavimo.eval.metrics import METRICS, retrieval_metrics, same_caption, unit_rows
 
 Results = dict[str, dict[str, float]]  # direction -> metric -> value
 
 # (query modality, gallery modality) for each reported direction
-DIRECTIONS = {
-    "t2m": ("text", "motion"),
-    "m2t": ("motion", "text"),
-    "v2m": ("video", "motion"),
-    "m2v": ("motion", "video"),
-    "t2v": ("text", "video"),
-    "v2t": ("video", "text"),
-}
 DIRECTION_LABELS = {
     "t2m": "Text-motion retrieval",
     "m2t": "Motion-text retrieval",

@@ -17,8 +17,9 @@ import json
 import math
 from pathlib import Path
 
+from lavimo.directions import DIRECTIONS
 from lavimo.eval.metrics import METRICS
-from lavimo.eval.protocols import DIRECTIONS, Results, protocol_label
+from lavimo.eval.protocols import Results, protocol_label
 
 PAPER_TABLES = Path(__file__).with_name("lavimo_paper_tables.json")
 PUBLISHED_DATASETS = ("humanml3d", "kit")  # the datasets PAPER_TABLES has rows for

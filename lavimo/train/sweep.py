@@ -25,8 +25,7 @@ from ray.util.state.exception import RayStateApiException
 
 from lavimo import checkpoint, outbox, storage, tracking
 from lavimo.config import ConfigError, LavimoConfig, from_dict, load_config, parse_set, with_values
-from lavimo.eval.metrics import RECALL_AT
-from lavimo.eval.protocols import DIRECTIONS
+from lavimo.directions import validation_recalls
 from lavimo.train import sweep_report
 from lavimo.train.job import ensure_prepared
 from lavimo.train.sweep_report import TrialSummary
@@ -191,8 +190,7 @@ def _check_spec(spec: SweepSpec, epochs: int) -> None:
 
 def _check_metric(metric: str, config: LavimoConfig) -> None:
     """The metric must be a validation recall the train loop reports for this config's modalities."""
-    modalities = set(config.model.modalities)
-    allowed = [f"val/{name}/R{k}" for name, pair in DIRECTIONS.items() if set(pair) <= modalities for k in RECALL_AT]
+    allowed = validation_recalls(config.model.modalities)
     if metric not in allowed:
         raise ConfigError(
             f"metric: {metric!r} is not a validation recall of this config (the sweep maximises it); "
