@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "ray_configs" / "cpu_demo.yaml"
@@ -39,9 +40,7 @@ def checkpoint_source(args: argparse.Namespace) -> str:
     """The local checkpoint folder that --checkpoint or --model names."""
     if args.checkpoint:
         return args.checkpoint
-    import os
-
-    from lavimo.registry import RegistryError, model_checkpoint
+    from lavimo.registry import RegistryError, model_checkpoint  # imported here: MLflow only when --model is used
 
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if not uri:

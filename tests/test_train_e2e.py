@@ -142,17 +142,23 @@ def _check_mlflow_run(uri, run_id):
     assert table.startswith("### (a) All") and "(b) All with threshold 0.95 (TMR code)" in table
 
 
-def _check_evaluate_job(checkpoint, env, uri, run_id):
-    """jobs/evaluate.py on the best checkpoint: the five protocols as files and in the training's MLflow run."""
+def _run_job(script: str, *arguments: str, env: dict, succeed: bool = True) -> subprocess.CompletedProcess:
+    """jobs/SCRIPT run as a user runs it, from the repository; it must succeed (or, `succeed=False`, fail)."""
     done = subprocess.run(
-        [sys.executable, str(REPO / "jobs" / "evaluate.py"), "--checkpoint", checkpoint, "--alias", "champion"],
+        [sys.executable, str(REPO / "jobs" / script), *arguments],
         cwd=REPO,
         env=env,
         capture_output=True,
         text=True,
         timeout=600,
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert (done.returncode == 0) == succeed, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def _check_evaluate_job(checkpoint, env, uri, run_id):
+    """jobs/evaluate.py on the best checkpoint: the five protocols as files and in the training's MLflow run."""
+    done = _run_job("evaluate.py", "--checkpoint", checkpoint, "--alias", "champion", env=env)
     assert f"models:/lavimo-e2e@champion -> version 1 ({checkpoint})" in done.stdout, done.stdout[-3000:]
     folder = Path(checkpoint).parent / "evaluation" / f"{Path(checkpoint).name}-test"
     results = json.loads((folder / "results.json").read_text())
@@ -175,33 +181,13 @@ def _check_registered_model(checkpoint, env, uri, run_id, monkeypatch):
     assert client.get_model_version_by_alias("lavimo-e2e", "champion").version == version.version
     answers = {}
     for source in (["--checkpoint", checkpoint], ["--model", "models:/lavimo-e2e@champion"]):
-        done = subprocess.run(
-            [sys.executable, str(REPO / "jobs" / "retrieve.py"), *source, "--text", "someone jumps", "-k", "3"],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        done = _run_job("retrieve.py", *source, "--text", "someone jumps", "-k", "3", env=env)
         answers[source[0]] = [line for line in done.stdout.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert answers["--model"] == answers["--checkpoint"] and len(answers["--model"]) == 3
-    bad = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "jobs" / "retrieve.py"),
-            "--model",
-            "models:/lavimo-e2e@nobody",
-            "--text",
-            "someone jumps",
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    bad = _run_job(
+        "retrieve.py", "--model", "models:/lavimo-e2e@nobody", "--text", "someone jumps", env=env, succeed=False
     )
-    assert bad.returncode != 0 and "has no model 'lavimo-e2e' with alias 'nobody'" in bad.stderr, bad.stderr[-3000:]
+    assert "has no model 'lavimo-e2e' with alias 'nobody'" in bad.stderr, bad.stderr[-3000:]
     sentences = ["a person walks forward", "someone jumps"]
     expected = QueryEncoder(load_model(checkpoint)[0]).texts(sentences)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # the pyfunc loader reads its registry from here
@@ -213,20 +199,8 @@ def _check_retrieve_job(checkpoint, env, tmp_path, prepared):
     """jobs/retrieve.py: a text query builds the index on Ray and renders a preview; then video and motion
     queries reuse the index, and bad queries fail before writing anything."""
     preview = tmp_path / "preview.mp4"
-    command = [
-        sys.executable,
-        str(REPO / "jobs" / "retrieve.py"),
-        "--checkpoint",
-        checkpoint,
-        "--text",
-        "a person walks forward",
-        "-k",
-        "3",
-        "--render",
-        str(preview),
-    ]
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    query = ["--checkpoint", checkpoint, "--text", "a person walks forward", "-k", "3", "--render", str(preview)]
+    done = _run_job("retrieve.py", *query, env=env)
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert [row.split(" | ")[0] for row in rows] == ["| 1", "| 2", "| 3"]
     scores = [float(row.split(" | ")[2]) for row in rows]
