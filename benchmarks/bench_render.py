@@ -15,7 +15,6 @@ Prints Markdown tables.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import tempfile
 import time
@@ -141,7 +140,7 @@ def compare_looks(motions, skeleton, out_dir: Path, args) -> list[ClipLook]:
     """The look table: the same motions in the pinned and the randomised look, and in the held-out style. Returns
     the pinned looks."""
     total = sum(len(m) for m in motions)
-    pinned = dataclasses.replace(load_config(PINNED).render, resolution=args.resolution)
+    pinned = load_config(PINNED).render.replace(resolution=args.resolution)
     families = {
         "pinned (cpu_demo: the first renderer's look)": draw_looks(pinned, len(motions)),
         "randomised (the defaults)": draw_looks(RenderConfig(resolution=args.resolution), len(motions)),

@@ -14,8 +14,9 @@ import torch
 from safetensors import torch as safetensors_torch
 
 from lavimo import storage
-from lavimo.config import LavimoConfig, from_dict
+from lavimo.config import ConfigError, LavimoConfig, migrate_recorded
 from lavimo.models import LavimoModel
+from lavimo.schema import build
 
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "training_state.pt"  # optimiser, scheduler and grad-scaler state: tensors and numbers only
@@ -103,9 +104,10 @@ def read_config(folder: str | Path) -> LavimoConfig:
     path = Path(folder) / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{folder}: not a LAVIMO checkpoint (no {CONFIG_FILE})")
-    config = from_dict(LavimoConfig, json.loads(path.read_text()))
-    config.validate()
-    return config
+    try:  # recorded by this version or an earlier one (its renamed keys moved)
+        return build(LavimoConfig, migrate_recorded(json.loads(path.read_text())))
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
 
 
 def read_run_record(run_folder: str) -> dict[str, str] | None:

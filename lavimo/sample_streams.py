@@ -12,7 +12,7 @@ from lavimo.models.video_encoder import video_input_size
 def stream_settings(config: LavimoConfig) -> StreamSettings:
     """The sample stream for this config: frame count and size, and token count, follow the model."""
     return StreamSettings(
-        max_motion_frames=config.stream.max_motion_frames,
+        crop_frames=config.stream.crop_frames,
         num_video_frames=config.model.video.num_frames,
         frame_size=video_input_size(config.model.video),
         max_tokens=config.model.text.max_tokens,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +73,7 @@ def prepare_here(root: Path, prepared: Path, **render) -> tuple[LavimoConfig, Pr
         CPU_DEMO,
         [f"data.root={root}", f"data.prepared={prepared}", "data.dataset=humanml3d", "data.min_motion_frames=10"],
     )
-    config = dataclasses.replace(config, render=dataclasses.replace(config.render, resolution=32, **render))
+    config = config.replace(render=config.render.replace(resolution=32, **render))
     spec, rules = dataset_spec(config.data)
     job = MotionJob(str(root), str(prepared), spec, rules, config.render)
     results = [

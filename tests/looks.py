@@ -46,4 +46,4 @@ def classic_look(style: AvatarStyle, **changes) -> ClipLook:
 
 def pinned_settings(**changes) -> RenderConfig:
     """cpu_demo's render settings: every range pinned to the first renderer's look."""
-    return dataclasses.replace(load_config(CPU_DEMO).render, **changes)
+    return load_config(CPU_DEMO).render.replace(**changes)

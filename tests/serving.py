@@ -61,9 +61,7 @@ def make_library(tmp: Path) -> tuple[str, list[str], dict[str, str]]:
         location = manifest_path(config.data.prepared, split)
         table, _ = read_manifest(location)
         samples = SampleBuilder(**builder_arguments(config, split), training=False)(manifest_batch(stream_table(table)))
-        embedded = split_embeddings(
-            table, [CheckpointEmbedder(folder)(samples)], config.stream.max_motion_frames, location
-        )
+        embedded = split_embeddings(table, [CheckpointEmbedder(folder)(samples)], config.stream.crop_frames, location)
         index_ids += embedded.ids
         vectors.append(embedded.vectors["motion"])  # (N_split, C)
     records = motion_records(config.data.prepared, splits)

@@ -1,13 +1,13 @@
 """Checkpoint folders rebuild the model from the checkpoint alone, and refuse weights of another model."""
 
-import dataclasses
+import json
 import os
 
 import pytest
 import torch
 
 from lavimo import checkpoint
-from lavimo.config import LavimoConfig, StreamConfig
+from lavimo.config import ConfigError, LavimoConfig, StreamConfig
 from lavimo.models import (
     DecoderConfig,
     FusionConfig,
@@ -26,7 +26,7 @@ def _config(latent_dim=16, modalities=("motion", "text")) -> LavimoConfig:
     model = ModelConfig(
         latent_dim=latent_dim,
         modalities=modalities,
-        motion=MotionEncoderConfig(max_frames=64, **SMALL),
+        motion=MotionEncoderConfig(positional_frames=64, **SMALL),
         text=TextEncoderConfig(finetune=False, max_tokens=16, **SMALL),
         video=VideoEncoderConfig(
             open_clip_model="",
@@ -37,7 +37,7 @@ def _config(latent_dim=16, modalities=("motion", "text")) -> LavimoConfig:
         fusion=FusionConfig(num_heads=2),
         decoder=DecoderConfig(**SMALL),
     )
-    return LavimoConfig(model=model, stream=StreamConfig(max_motion_frames=64))
+    return LavimoConfig(model=model, stream=StreamConfig(crop_frames=64))
 
 
 def test_a_checkpoint_rebuilds_the_same_model(tmp_path):
@@ -58,7 +58,7 @@ def test_a_checkpoint_rebuilds_the_same_model(tmp_path):
 def test_weights_of_another_model_are_refused_with_the_file_named(tmp_path):
     config = _config()
     checkpoint.save_checkpoint(tmp_path / "ckpt", LavimoModel(config.model), {}, config, {})
-    other = LavimoModel(dataclasses.replace(config.model, latent_dim=32))
+    other = LavimoModel(config.model.replace(latent_dim=32))
     with pytest.raises(ValueError, match="model.safetensors: the weights do not match"):
         checkpoint.load_weights(tmp_path / "ckpt", other)
 
@@ -141,3 +141,22 @@ def test_a_newer_checkpoint_is_never_chosen_for_an_older_one(tmp_path):
     (second / checkpoint.CONFIG_FILE).unlink()
     assert checkpoint.whole_checkpoint(second) == first  # not the newer, whole `third`
     assert checkpoint.whole_checkpoint(third) == third
+
+
+def test_a_checkpoint_written_with_the_earlier_key_names_still_loads(tmp_path):
+    config = _config()
+    model = LavimoModel(config.model)
+    checkpoint.save_checkpoint(tmp_path / "ckpt", model, {}, config, {"epoch": 1})
+    path = tmp_path / "ckpt" / checkpoint.CONFIG_FILE
+    recorded = json.loads(path.read_text())  # rewritten as checkpoints were before the loss section and the renames
+    recorded["train"]["epsilon"] = recorded["loss"].pop("epsilon")
+    recorded["data"]["max_motion_frames"] = recorded["data"].pop("keep_shorter_than")
+    recorded["stream"]["max_motion_frames"] = recorded["stream"].pop("crop_frames")
+    recorded["model"]["motion"]["max_frames"] = recorded["model"]["motion"].pop("positional_frames")
+    path.write_text(json.dumps(recorded))
+    rebuilt, rebuilt_config = checkpoint.load_model(tmp_path / "ckpt")
+    assert rebuilt_config == config and rebuilt_config.model.motion.positional_frames == 64
+    recorded["train"]["epochs"] = 0
+    path.write_text(json.dumps(recorded))
+    with pytest.raises(ConfigError, match=rf"{path}: train.epochs: input should be greater than or equal to 1"):
+        checkpoint.read_config(tmp_path / "ckpt")

@@ -72,7 +72,7 @@ def test_kit_folder_reads_251_dim_features_at_12_5_fps(kit_folder):
 
 
 def test_clip_rules_follow_the_original_loaders():
-    rules = ClipRules(min_frames=40, max_frames=200)
+    rules = ClipRules(min_frames=40, shorter_than=200)
     assert [rules.accepts(n) for n in (39, 40, 199, 200)] == [False, True, True, False]
     assert ClipRules(40, None).accepts(5000)
 
@@ -81,10 +81,10 @@ def test_short_caption_windows_are_counted_skips(humanml3d_folder):
     spec = DATASET_SPECS["humanml3d"]
     (item, _) = index_split(str(humanml3d_folder), "train", SkipReport())
     report = SkipReport()
-    kept = usable_captions(item, 60, spec, ClipRules(min_frames=40, max_frames=200), report)
+    kept = usable_captions(item, 60, spec, ClipRules(min_frames=40, shorter_than=200), report)
     assert [c.text for c in kept] == ["a person walks forward."]  # the 30-frame wave window is too short
     assert report.counts() == {"caption: caption window too short or too long": 1}
-    kept = usable_captions(item, 60, spec, ClipRules(min_frames=20, max_frames=200), SkipReport())
+    kept = usable_captions(item, 60, spec, ClipRules(min_frames=20, shorter_than=200), SkipReport())
     assert len(kept) == 2
 
 

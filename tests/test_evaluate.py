@@ -88,7 +88,7 @@ def _embedded_here(checkpoint_folder, config, split):
     table, _ = read_manifest(location)
     samples = SampleBuilder(**builder_arguments(config, split), training=False)(manifest_batch(stream_table(table)))
     return split_embeddings(
-        table, [CheckpointEmbedder(checkpoint_folder)(samples)], config.stream.max_motion_frames, location
+        table, [CheckpointEmbedder(checkpoint_folder)(samples)], config.stream.crop_frames, location
     )
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 
 import pytest
 import torch
 
-from lavimo.config import from_dict
 from lavimo.models import (
     IMAGE_MEAN,
     IMAGE_STD,
@@ -27,6 +27,7 @@ from lavimo.models import (
     VisionTowerConfig,
     video_input_size,
 )
+from lavimo.schema import ConfigError, build
 from lavimo.tokenizer import load_tokenizer, tokenize
 
 C, D, FRAMES, SIDE = 32, 12, 4, 32  # tiny latent size, pose features, video frames, frame side
@@ -61,7 +62,7 @@ def tiny_config(text_folder: str, modalities=("motion", "text", "video"), **over
     return ModelConfig(
         latent_dim=C,
         modalities=modalities,
-        motion=MotionEncoderConfig(feature_dim=D, max_frames=64, **small),
+        motion=MotionEncoderConfig(feature_dim=D, positional_frames=64, **small),
         text=TextEncoderConfig(pretrained=text_folder, max_tokens=16, **small),
         video=VideoEncoderConfig(
             open_clip_model="",
@@ -293,7 +294,7 @@ def test_checkpoint_rebuilds_from_config_dict_and_state_dict(tiny_bert):
     torch.manual_seed(0)
     model = LavimoModel(tiny_config(tiny_bert)).eval()
     stored = json.loads(json.dumps(model.config.to_dict()))
-    rebuilt = LavimoModel(from_dict(ModelConfig, stored), load_pretrained=False).eval()
+    rebuilt = LavimoModel(build(ModelConfig, stored), load_pretrained=False).eval()
     rebuilt.load_state_dict(model.state_dict())
     motion, mask, ids, attention, frames = batch_inputs(model)
     with torch.no_grad():
@@ -304,24 +305,22 @@ def test_checkpoint_rebuilds_from_config_dict_and_state_dict(tiny_bert):
 
 def test_config_round_trips_and_validation_names_the_field():
     for config in (ModelConfig(), tiny_config("/some/folder", ("motion", "text"))):
-        assert from_dict(ModelConfig, json.loads(json.dumps(config.to_dict()))) == config
+        assert build(ModelConfig, json.loads(json.dumps(config.to_dict()))) == config
     bad = [
-        (dict(modalities=("motion", "video")), "model.modalities"),
-        (dict(latent_dim=30), "model.motion.num_heads"),
-        (dict(temperature_init=0.0), "model.temperature_init"),
-        (dict(decoder=DecoderConfig(dropout=1.0)), "model.decoder.dropout"),
-        (
-            dict(video=VideoEncoderConfig(open_clip_model="", tower=VisionTowerConfig(patch_size=30))),
-            "model.video.tower.patch_size",
-        ),
+        ({"modalities": ["motion", "video"]}, "model.modalities: expected ('motion', 'text')"),
+        ({"latent_dim": 30}, "model.motion.num_heads: must divide latent_dim 30"),
+        ({"temperature_init": 0.0}, "model.temperature_init: must be in"),
+        ({"decoder": {"dropout": 1.0}}, "model.decoder.dropout: input should be less than 1"),
+        ({"video": {"open_clip_model": "", "tower": {"patch_size": 30}}}, "model.video.tower.patch_size: must divide"),
+        ({"video": {"open_clip_model": "", "pretrained": "clip.pt"}}, "model.video.pretrained: a checkpoint needs"),
+        ({"text": {"finetuned": False}}, "unknown key 'model.text.finetuned'"),
+        ({"latent_dim": "512"}, "model.latent_dim: input should be a valid integer"),
     ]
-    for changes, key in bad:
-        with pytest.raises(ValueError, match=key):
-            dataclasses.replace(ModelConfig(), **changes).validate()
-    with pytest.raises(ValueError, match="unknown key 'model.text.finetuned'"):
-        from_dict(ModelConfig, {"text": {"finetuned": False}}, "model.")
-    with pytest.raises(ValueError, match="model.latent_dim: expected int"):
-        from_dict(ModelConfig, {"latent_dim": "512"}, "model.")
+    for raw, message in bad:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            build(ModelConfig, raw, prefix="model.")
+    with pytest.raises(ValueError, match="latent_dim"):
+        ModelConfig(latent_dim=0)  # built directly, a config is validated too
 
 
 def test_models_import_without_ray_or_mlflow():

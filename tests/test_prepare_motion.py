@@ -115,8 +115,8 @@ def test_other_render_settings_render_new_videos_beside_the_old(folder, tmp_path
     job = _job(folder, tmp_path)
     (item,) = [i for i in index_split(str(folder), "train", SkipReport()) if i.id == "good"]
     first = prepare_motion(item, job)
-    larger = dataclasses.replace(job, render=dataclasses.replace(job.render, resolution=96))
-    other_seed = dataclasses.replace(job, render=dataclasses.replace(job.render, style_seed=1))
+    larger = dataclasses.replace(job, render=job.render.replace(resolution=96))
+    other_seed = dataclasses.replace(job, render=job.render.replace(style_seed=1))
     for changed in (larger, other_seed):
         result = prepare_motion(item, changed)
         assert result.rendered and result.row["video_paths"] != first.row["video_paths"]

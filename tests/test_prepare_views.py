@@ -4,7 +4,6 @@ validation never open."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 
@@ -35,7 +34,7 @@ def folder(tmp_path):
 
 
 def _job(root, tmp_path, **render):
-    settings = dataclasses.replace(load_config(CPU_DEMO).render, resolution=32, **render)
+    settings = load_config(CPU_DEMO).render.replace(resolution=32, **render)
     return MotionJob(str(root), str(tmp_path / "prepared"), DATASET_SPECS["humanml3d"], ClipRules(10, 200), settings)
 
 
@@ -85,7 +84,7 @@ def test_a_supplied_video_is_the_only_view_and_gets_no_held_out_video(folder, tm
         result = prepare_motion(_items(folder, split)[0], job)
         assert result.row["video_paths"] == [str(folder / "videos" / f"{result.id}.mp4")]
         assert (result.rendered, result.reused, result.held_out_video) == (0, 1, None)
-    disabled = _job(folder, tmp_path, held_out=dataclasses.replace(job.render.held_out, enabled=False))
+    disabled = _job(folder, tmp_path, held_out=job.render.held_out.replace(enabled=False))
     assert prepare_motion(_items(folder, "test")[1], disabled).held_out_video is None
 
 
@@ -162,19 +161,31 @@ def test_a_folder_prepared_with_other_settings_is_prepared_again(folder, tmp_pat
     assert is_prepared(config)
     render, data = config.render, config.data
     changes = [
-        (dict(render=dataclasses.replace(render, views_per_motion=2)), "views_per_motion"),
-        (dict(render=dataclasses.replace(render, style_seed=1)), "look"),
-        (dict(render=dataclasses.replace(render, resolution=64)), "look"),
+        (dict(render=render.replace(views_per_motion=2)), "views_per_motion"),
+        (dict(render=render.replace(style_seed=1)), "look"),
+        (dict(render=render.replace(resolution=64)), "look"),
         (
-            dict(render=dataclasses.replace(render, held_out=dataclasses.replace(render.held_out, seed=4))),
+            dict(render=render.replace(held_out=render.held_out.replace(seed=4))),
             "held_out_look",
         ),
-        (dict(data=dataclasses.replace(data, max_motion_frames=150)), "max_motion_frames"),
-        (dict(prepare=dataclasses.replace(config.prepare, sentence_model="/models/mpnet")), "sentence_model"),
+        (dict(data=data.replace(keep_shorter_than=150)), "keep_shorter_than"),
+        (dict(prepare=config.prepare.replace(sentence_model="/models/mpnet")), "sentence_model"),
     ]
     for change, key in changes:
         caplog.clear()
         with caplog.at_level("INFO", logger="lavimo.prepare.dataset"):
-            assert not is_prepared(dataclasses.replace(config, **change)), key
+            assert not is_prepared(config.replace(**change)), key
         assert f"was prepared with other {key}: preparing it again" in caplog.text
     assert is_prepared(config)
+
+
+def test_a_folder_prepared_with_the_earlier_setting_names_is_not_prepared_again(folder, tmp_path):
+    config, summary = prepare_here(folder, tmp_path / "prepared")
+    (tmp_path / "prepared" / "prepare_report.json").write_text(json.dumps(summary.to_dict()))
+    for manifest in (tmp_path / "prepared" / "manifest").glob("*.parquet"):  # as an earlier version wrote them
+        table = pq.read_table(manifest)
+        info = json.loads(table.schema.metadata[b"lavimo"])
+        info["settings"]["max_motion_frames"] = info["settings"].pop("keep_shorter_than")
+        pq.write_table(table.replace_schema_metadata({b"lavimo": json.dumps(info).encode()}), manifest)
+    assert is_prepared(config)
+    assert not is_prepared(config.replace(data=config.data.replace(keep_shorter_than=150)))

@@ -173,7 +173,7 @@ def test_the_job_refuses_clip_options_that_cannot_apply(arguments, message):
 
 
 def test_the_job_names_a_crop_outside_the_frame_before_touching_the_index(tmp_path):
-    config = LavimoConfig(model=tiny_config(""), stream=StreamConfig(max_motion_frames=64))
+    config = LavimoConfig(model=tiny_config(""), stream=StreamConfig(crop_frames=64))
     folder = checkpoint.save_checkpoint(tmp_path / "ckpt", LavimoModel(config.model), {}, config, {})
     clip = write_clip(tmp_path / "wide.mp4", _framed(160, 96))
     with pytest.raises(QueryError, match="--crop 100,0,96,96 .* 160x96 frame"):

@@ -30,7 +30,7 @@ from tests.samples_data import (
 )
 
 D = 263
-SETTINGS = StreamSettings(max_motion_frames=40, num_video_frames=4, frame_size=SIZE, max_tokens=16)
+SETTINGS = StreamSettings(crop_frames=40, num_video_frames=4, frame_size=SIZE, max_tokens=16)
 
 
 @pytest.fixture(scope="module")
@@ -109,10 +109,10 @@ def test_a_30fps_user_video_is_sampled_in_its_own_frame_rate(prepared, builders)
     assert read_frame_indices(out["frames"][2]) == uniform_frame_indices(30, 60, 4).tolist()
 
 
-def test_max_motion_frames_crop_and_its_video_window(prepared, builders):
+def test_the_crop_and_its_video_window(prepared, builders):
     table, info = prepared
     m1 = _normalised(_row(table, "m1"), info)
-    short = dataclasses.replace(SETTINGS, max_motion_frames=16, augment=False)
+    short = dataclasses.replace(SETTINGS, crop_frames=16, augment=False)
     out = builders(False, short)(manifest_batch(table))
     np.testing.assert_allclose(out["motion"][1], m1[10:26], rtol=1e-5, atol=1e-5)  # evaluation: the window start
     assert read_frame_indices(out["frames"][1]) == uniform_frame_indices(10, 26, 4).tolist()
@@ -181,7 +181,7 @@ def test_a_flipped_sample_is_the_mirrored_motion_and_caption_with_the_video_flip
     table, info = mirrored
     assert _row(table, "000001")["mirror_id"] == "M000001" and _row(table, "M000001")["mirror_id"] == "000001"
     assert _row(table, "000002")["mirror_id"] == "" and unmirrored_count(table) == 1
-    settings = dataclasses.replace(SETTINGS, max_motion_frames=60, augment=False, flip_probability=1.0)
+    settings = dataclasses.replace(SETTINGS, crop_frames=60, augment=False, flip_probability=1.0)
     build = functools.partial(
         SampleBuilder,
         stats=(info.mean_path, info.std_path),
@@ -247,7 +247,7 @@ def test_training_picks_a_view_per_sample_anew_every_epoch_and_the_seed_fixes_th
 def test_a_flipped_sample_takes_one_of_its_own_views_flipped_with_the_mirrors_motion(two_views):
     table, info = two_views
     x = table.filter(pc.equal(table["id"], "000001"))
-    settings = dataclasses.replace(SETTINGS, max_motion_frames=60, augment=False, flip_probability=1.0)
+    settings = dataclasses.replace(SETTINGS, crop_frames=60, augment=False, flip_probability=1.0)
     build = SampleBuilder(
         (info.mean_path, info.std_path), "", settings, training=True, with_video=True, embedding_dim=info.embedding_dim
     )

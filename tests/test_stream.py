@@ -9,7 +9,7 @@ from lavimo.data.pipeline import sample_stream, torch_batches
 from lavimo.data.samples import StreamSettings, sample_index
 from tests.samples_data import SIZE, write_prepared
 
-SETTINGS = StreamSettings(max_motion_frames=32, num_video_frames=4, frame_size=SIZE, max_tokens=16)
+SETTINGS = StreamSettings(crop_frames=32, num_video_frames=4, frame_size=SIZE, max_tokens=16)
 DTYPES = {
     "motion": torch.float32,
     "motion_length": torch.int64,

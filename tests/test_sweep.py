@@ -70,10 +70,10 @@ def test_domains_sample_inside_their_bounds(tmp_path):
             {"search_space": {"loss.epsilon": {"uniform": [0.9, 0.6]}}},
             r"search_space.loss.epsilon.uniform: expected \[low, high\] with low < high",
         ),
-        ({"search_space": {"loss.epsilon": {"uniform": [-0.5, 0.5]}}}, "loss.epsilon: must be in"),
+        ({"search_space": {"loss.epsilon": {"uniform": [-0.5, 0.5]}}}, "loss.epsilon: input should be greater than 0"),
         (
             {"search_space": {"train.epochs": {"uniform": [2, 8]}}},
-            "search_space.train.epochs: train.epochs: expected int",
+            "search_space.train.epochs: train.epochs: input should be a valid integer",
         ),
         (
             {"search_space": {"loss.lambda_recon": {"loguniform": [0, 1]}}},
@@ -85,12 +85,20 @@ def test_domains_sample_inside_their_bounds(tmp_path):
         ),
         ({"search_space": {}}, "search_space: name at least one key"),
         ({"search": "grid"}, "search_space.loss.epsilon: search 'grid' needs 'grid: \\[...\\]' for every key"),
-        ({"search": "bayes"}, "search: expected one of"),
+        ({"search": "bayes"}, "search: input should be 'random', 'grid' or 'optuna', got 'bayes'"),
+        (
+            {"num_samples": 0, "max_failures": -1},
+            "2 problems:\n  num_samples: input should be greater than or equal to 1",
+        ),
         ({"serach": "random"}, "unknown key 'serach'"),
         ({"overrides": {"train.epoch": 3}}, "overrides: unknown key 'train.epoch'"),
         ({"metric": "val/t2m/MedR"}, "metric: 'val/t2m/MedR' is not a validation recall"),
         ({"asha": {"grace_period": 5}}, r"asha.grace_period: must be in \[1, train.epochs = 4\]"),
-        ({"trial_driver_resources": {"CPU": 0}}, "trial_driver_resources: Ray resources >= 0, at least one above 0"),
+        ({"trial_driver_resources": {"CPU": 0}}, "trial_driver_resources: at least one resource above 0"),
+        (
+            {"trial_driver_resources": {"CPU": -1}},
+            "trial_driver_resources.CPU: input should be greater than or equal to 0",
+        ),
         ({"base": "missing.yaml"}, "missing.yaml: cannot read config"),
     ],
 )

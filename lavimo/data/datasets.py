@@ -43,13 +43,13 @@ class ClipRules:
     """Which motions and caption windows are long enough to use, in frames."""
 
     min_frames: int
-    max_frames: int | None  # exclusive; None keeps every long motion
+    shorter_than: int | None  # frames, exclusive; None keeps every long motion
 
     def accepts(self, num_frames: int) -> bool:
-        return num_frames >= self.min_frames and (self.max_frames is None or num_frames < self.max_frames)
+        return num_frames >= self.min_frames and (self.shorter_than is None or num_frames < self.shorter_than)
 
 
-KEEP_EVERY_LENGTH = ClipRules(min_frames=1, max_frames=None)  # the test split: no motion dropped for its length
+KEEP_EVERY_LENGTH = ClipRules(min_frames=1, shorter_than=None)  # the test split: no motion dropped for its length
 
 
 def is_test_split(split: str) -> bool:

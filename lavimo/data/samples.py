@@ -32,7 +32,7 @@ INPUT_COLUMNS = (*MANIFEST_COLUMNS, "mirror_id", *(f"mirror_{name}" for name in 
 
 # Every output column and its dtype; shapes per row in the comments (all fixed, so batches need no custom collate).
 SAMPLE_DTYPES = {
-    "motion": np.float32,  # (max_motion_frames, D) normalised, zero after motion_length
+    "motion": np.float32,  # (crop_frames, D) normalised, zero after motion_length
     "motion_length": np.int64,  # () frames
     "input_ids": np.int64,  # (max_tokens,)
     "attention_mask": np.bool_,  # (max_tokens,)
@@ -47,7 +47,7 @@ SAMPLE_DTYPES = {
 class StreamSettings:
     """How manifest rows become samples."""
 
-    max_motion_frames: int = 196
+    crop_frames: int = 196  # longer caption windows are cropped (at random when augmenting)
     num_video_frames: int = 8  # l_v, sampled uniformly in the motion's time window
     frame_size: int = 224  # square input of the video tower
     max_tokens: int = 64
@@ -59,7 +59,7 @@ class StreamSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("max_motion_frames", "num_video_frames", "frame_size", "max_tokens"):
+        for name in ("crop_frames", "num_video_frames", "frame_size", "max_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"StreamSettings.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.flip_probability <= 1.0:
@@ -73,7 +73,7 @@ class SampleError(ValueError):
 @dataclass(frozen=True)
 class _Sample:
     motion_id: str  # whose motion and caption these are: the row's, or its mirror's when flipped
-    motion: np.ndarray  # (L, D) normalised, L <= max_motion_frames
+    motion: np.ndarray  # (L, D) normalised, L <= crop_frames
     caption: str
     embedding: np.ndarray  # (E,)
     frames: np.ndarray | None  # (l_v, S, S, 3) uint8
@@ -228,7 +228,7 @@ class SampleBuilder:
         choice = 0 if rng is None else int(rng.integers(len(source["captions"])))
         motion = self._motion(source["feature_path"])  # (T, D)
         start, end = _caption_window(source, choice, len(motion))
-        length = min(end - start, self.settings.max_motion_frames)
+        length = min(end - start, self.settings.crop_frames)
         start += 0 if rng is None else int(rng.integers(end - start - length + 1))
         frames = self._frames(row, start, start + length, rng) if self.with_video else None
         if flip and frames is not None:
@@ -274,7 +274,7 @@ class SampleBuilder:
         """Every output column for `count` rows, all zero (an invalid row stays so)."""
         s = self.settings
         shapes = {
-            "motion": (s.max_motion_frames, len(self.mean)),
+            "motion": (s.crop_frames, len(self.mean)),
             "motion_length": (),
             "input_ids": (s.max_tokens,),
             "attention_mask": (s.max_tokens,),

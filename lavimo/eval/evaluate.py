@@ -45,8 +45,8 @@ class SplitEmbeddings:
     ids: list[str]  # (N,) motion ids
     captions: list[str]  # (N,) each pair's caption: its motion's first
     vectors: dict[str, np.ndarray]  # "motion", "text", ["video"]: (N, C) unit rows; "sentence": (N, E) unit rows
-    cropped: int  # pairs whose caption window is longer than stream.max_motion_frames: embedded from its start
-    max_frames: int  # stream.max_motion_frames
+    cropped: int  # pairs whose caption window is longer than stream.crop_frames: embedded from its start
+    crop_frames: int  # stream.crop_frames
 
 
 class CheckpointEmbedder:
@@ -87,7 +87,7 @@ def embed_split(
     """Embeddings of every pair of a split (or of a held-out style manifest, held_out_split(split)). Decoding runs
     on tasks and the model on an actor pool of `workers` (on GPUs when gpus_per_worker > 0)."""
     config = checkpoint.read_config(checkpoint_folder)
-    config = dataclasses.replace(config, data=dataclasses.replace(config.data, prepared=prepared))
+    config = config.replace(data=config.data.replace(prepared=prepared))
     location = manifest_path(prepared, split)
     table, info = read_manifest(location)
     check_compatible(config, info, checkpoint_folder, location)
@@ -103,11 +103,11 @@ def embed_split(
         cpus_per_actor=cpus_per_worker,
         gpus_per_actor=gpus_per_worker,
     )
-    return split_embeddings(table, parts, config.stream.max_motion_frames, location)
+    return split_embeddings(table, parts, config.stream.crop_frames, location)
 
 
 def split_embeddings(
-    table: pa.Table, parts: list[dict[str, np.ndarray]], max_frames: int, location: str
+    table: pa.Table, parts: list[dict[str, np.ndarray]], crop_frames: int, location: str
 ) -> SplitEmbeddings:
     """The embedder's output batches over a manifest's rows (any order) -> one pair per row, sorted by id."""
     stacked = stack_embeddings(parts)
@@ -125,8 +125,8 @@ def split_embeddings(
         [ids[i] for i in order],
         [first[ids[i]]["captions"][0] for i in order],
         {name: value[order] for name, value in stacked.items()},
-        cropped=sum(end - start > max_frames for start, end in windows),
-        max_frames=max_frames,
+        cropped=sum(end - start > crop_frames for start, end in windows),
+        crop_frames=crop_frames,
     )
 
 
@@ -315,8 +315,8 @@ def _notes(
     ]
     if embedded.cropped:
         notes.append(
-            f"{embedded.cropped} motions have a window longer than {embedded.max_frames} frames "
-            f"(stream.max_motion_frames): each was embedded from its first {embedded.max_frames} frames"
+            f"{embedded.cropped} motions have a window longer than {embedded.crop_frames} frames "
+            f"(stream.crop_frames): each was embedded from its first {embedded.crop_frames} frames"
         )
     label = protocol_label("dissimilar")
     chosen = f"pairs chosen greedily from the captions (no eval.dissimilar_ids), listed in {DISSIMILAR_FILE}"

@@ -1,174 +1,107 @@
-"""Typed, validated configuration of the LAVIMO model; the defaults are the paper's configuration."""
+"""Typed, validated configuration of the LAVIMO model (lavimo.schema sections); the defaults are the paper's."""
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated
+
+from pydantic import Field
+
+from lavimo.schema import Count, Int, Section, checked
 
 MODALITIES = ("motion", "text", "video")
 REQUIRED_MODALITIES = ("motion", "text")  # the 2-modal ablation keeps these; video is optional
+Dropout = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
-def _require(ok: bool, key: str, message: str) -> None:
-    if not ok:
-        raise ValueError(f"{key}: {message}")
+def _modalities_problem(value: tuple[str, ...]) -> str | None:
+    if len(set(value)) == len(value) and set(REQUIRED_MODALITIES) <= set(value) <= set(MODALITIES):
+        return None
+    return f"expected ('motion', 'text') or ('motion', 'text', 'video'), got {value!r}"
 
 
-def _check_transformer(cfg: Any, prefix: str) -> None:
-    """Checks the fields shared by every transformer config: num_layers, num_heads, ff_dim, dropout."""
-    for name in ("num_layers", "num_heads", "ff_dim"):
-        if hasattr(cfg, name):
-            value = getattr(cfg, name)
-            _require(value >= 1, f"{prefix}.{name}", f"must be >= 1, got {value}")
-    _require(0.0 <= cfg.dropout < 1.0, f"{prefix}.dropout", f"must be in [0, 1), got {cfg.dropout}")
+def _temperature_problem(value: float) -> str | None:
+    return None if 0.01 <= value <= 10.0 else f"must be in [0.01, 10] (1/τ is clamped at 100), got {value}"
 
 
-@dataclass(frozen=True)
-class MotionEncoderConfig:
-    feature_dim: int = 263  # D: pose-feature size (263 HumanML3D, 251 KIT-ML)
-    num_layers: int = 6
-    num_heads: int = 8
-    ff_dim: int = 1024
-    dropout: float = 0.1
-    max_frames: int = 256  # longest motion the positional table covers (also the decoder's limit)
+class TransformerConfig(Section):
+    """The fields every transformer stack has."""
 
-    def validate(self, prefix: str = "model.motion") -> None:
-        _require(self.feature_dim >= 1, f"{prefix}.feature_dim", f"must be >= 1, got {self.feature_dim}")
-        _require(self.max_frames >= 1, f"{prefix}.max_frames", f"must be >= 1, got {self.max_frames}")
-        _check_transformer(self, prefix)
+    num_layers: Count = 6
+    num_heads: Count = 8
+    ff_dim: Count = 1024
+    dropout: Dropout = 0.1
 
 
-@dataclass(frozen=True)
-class TextEncoderConfig:
+class MotionEncoderConfig(TransformerConfig):
+    feature_dim: Count = 263  # D: pose-feature size (263 HumanML3D, 251 KIT-ML)
+    positional_frames: Count = 256  # frames the positional table covers: the longest motion encoded or decoded
+
+
+class TextEncoderConfig(TransformerConfig):
     pretrained: str = ""  # "" = bundled all-MiniLM-L6-v2; else a local folder or a hub id (distilbert-base-uncased)
     finetune: bool = True  # False: the pretrained encoder is frozen (no grad, eval mode)
-    max_tokens: int = 64  # tokens per caption after truncation, special tokens included
-    num_layers: int = 6
-    num_heads: int = 8
-    ff_dim: int = 1024
-    dropout: float = 0.1
-
-    def validate(self, prefix: str = "model.text") -> None:
-        _require(self.max_tokens >= 2, f"{prefix}.max_tokens", f"must be >= 2, got {self.max_tokens}")
-        _check_transformer(self, prefix)
+    max_tokens: Annotated[Int, Field(ge=2)] = 64  # tokens per caption after truncation, special tokens included
 
 
-@dataclass(frozen=True)
-class VisionTowerConfig:
-    image_size: int = 224  # the defaults are ViT-B/32's shape
-    patch_size: int = 32
-    width: int = 768
-    layers: int = 12
-    heads: int = 12
-    output_dim: int = 512  # E: frame-feature size
+class VisionTowerConfig(Section):
+    image_size: Count = 224  # the defaults are ViT-B/32's shape
+    patch_size: Count = 32
+    width: Count = 768
+    layers: Count = 12
+    heads: Count = 12
+    output_dim: Count = 512  # E: frame-feature size
 
-    def validate(self, prefix: str = "model.video.tower") -> None:
-        for name in ("image_size", "patch_size", "width", "layers", "heads", "output_dim"):
-            value = getattr(self, name)
-            _require(value >= 1, f"{prefix}.{name}", f"must be >= 1, got {value}")
-        _require(
-            self.image_size % self.patch_size == 0,
-            f"{prefix}.patch_size",
-            f"must divide image_size {self.image_size}, got {self.patch_size}",
-        )
-        _require(self.width % self.heads == 0, f"{prefix}.heads", f"must divide width {self.width}, got {self.heads}")
+    def problems(self) -> list[tuple[str, str]]:
+        found = []
+        if self.image_size % self.patch_size:
+            found.append(("patch_size", f"must divide image_size {self.image_size}, got {self.patch_size}"))
+        if self.width % self.heads:
+            found.append(("heads", f"must divide width {self.width}, got {self.heads}"))
+        return found
 
 
-@dataclass(frozen=True)
-class VideoEncoderConfig:
+class VideoEncoderConfig(TransformerConfig):
     open_clip_model: str = "ViT-B-32"  # an open_clip architecture name; "" = build the tower from `tower`
     pretrained: str = ""  # local open_clip checkpoint file for the image tower; never downloaded
-    tower: VisionTowerConfig = field(default_factory=VisionTowerConfig)  # used only when open_clip_model is ""
+    tower: VisionTowerConfig = VisionTowerConfig()  # used only when open_clip_model is ""
     freeze_image_tower: bool = False
-    num_frames: int = 8  # l_v: frames sampled uniformly per video
-    num_layers: int = 6
-    num_heads: int = 8
-    ff_dim: int = 1024
-    dropout: float = 0.1
+    num_frames: Count = 8  # l_v: frames sampled uniformly per video
 
-    def validate(self, prefix: str = "model.video") -> None:
-        _require(self.num_frames >= 1, f"{prefix}.num_frames", f"must be >= 1, got {self.num_frames}")
-        _require(
-            bool(self.open_clip_model) or not self.pretrained,
-            f"{prefix}.pretrained",
-            "a checkpoint needs an open_clip_model architecture name",
-        )
-        _check_transformer(self, prefix)
-        if not self.open_clip_model:
-            self.tower.validate(f"{prefix}.tower")
+    def problems(self) -> list[tuple[str, str]]:
+        if self.pretrained and not self.open_clip_model:
+            return [("pretrained", "a checkpoint needs an open_clip_model architecture name")]
+        return []
 
 
-@dataclass(frozen=True)
-class FusionConfig:
-    num_heads: int = 8
-    dropout: float = 0.1
-
-    def validate(self, prefix: str = "model.fusion") -> None:
-        _check_transformer(self, prefix)
+class FusionConfig(Section):
+    num_heads: Count = 8
+    dropout: Dropout = 0.1
 
 
-@dataclass(frozen=True)
-class DecoderConfig:
-    num_layers: int = 6
-    num_heads: int = 8
-    ff_dim: int = 1024
-    dropout: float = 0.1
-
-    def validate(self, prefix: str = "model.decoder") -> None:
-        _check_transformer(self, prefix)
+class DecoderConfig(TransformerConfig):
+    pass
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    latent_dim: int = 512  # C: the shared embedding size
-    modalities: tuple[str, ...] = MODALITIES  # ("motion", "text") is the 2-modal ablation
-    temperature_init: float = 0.07  # τ at initialisation
+class ModelConfig(Section):
+    latent_dim: Count = 512  # C: the shared embedding size
+    modalities: Annotated[tuple[str, ...], checked(_modalities_problem)] = MODALITIES  # 2-modal: (motion, text)
+    temperature_init: Annotated[float, checked(_temperature_problem)] = 0.07  # τ at initialisation
     learnable_temperature: bool = True
-    motion: MotionEncoderConfig = field(default_factory=MotionEncoderConfig)
-    text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
-    video: VideoEncoderConfig = field(default_factory=VideoEncoderConfig)
-    fusion: FusionConfig = field(default_factory=FusionConfig)
-    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    motion: MotionEncoderConfig = MotionEncoderConfig()
+    text: TextEncoderConfig = TextEncoderConfig()
+    video: VideoEncoderConfig = VideoEncoderConfig()
+    fusion: FusionConfig = FusionConfig()
+    decoder: DecoderConfig = DecoderConfig()
 
     @property
     def has_video(self) -> bool:
         return "video" in self.modalities
 
-    def validate(self, prefix: str = "model") -> None:
-        """Raises ValueError naming the first bad field, e.g. `model.modalities: ...`."""
-        _require(self.latent_dim >= 1, f"{prefix}.latent_dim", f"must be >= 1, got {self.latent_dim}")
-        _require(
-            len(set(self.modalities)) == len(self.modalities)
-            and set(self.modalities) <= set(MODALITIES)
-            and set(REQUIRED_MODALITIES) <= set(self.modalities),
-            f"{prefix}.modalities",
-            f"expected ('motion', 'text') or ('motion', 'text', 'video'), got {self.modalities!r}",
-        )
-        _require(
-            0.01 <= self.temperature_init <= 10.0,
-            f"{prefix}.temperature_init",
-            f"must be in [0.01, 10] (1/τ is clamped at 100), got {self.temperature_init}",
-        )
+    def problems(self) -> list[tuple[str, str]]:
+        """Every attention stack's heads divide the shared embedding size."""
         sections = ["motion", "text", "fusion", "decoder"] + (["video"] if self.has_video else [])
-        for name in sections:
-            section = getattr(self, name)
-            section.validate(f"{prefix}.{name}")
-            _require(
-                self.latent_dim % section.num_heads == 0,
-                f"{prefix}.{name}.num_heads",
-                f"must divide latent_dim {self.latent_dim}, got {section.num_heads}",
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict (tuples as lists), fit for JSON/YAML and a checkpoint's metadata."""
-        return to_plain(dataclasses.asdict(self))
-
-
-def to_plain(value: Any) -> Any:
-    """Dataclass-as-dict values with tuples as lists, fit for JSON and YAML."""
-    if isinstance(value, dict):
-        return {k: to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_plain(v) for v in value]
-    return value
+        return [
+            (f"{name}.num_heads", f"must divide latent_dim {self.latent_dim}, got {getattr(self, name).num_heads}")
+            for name in sections
+            if self.latent_dim % getattr(self, name).num_heads
+        ]

@@ -37,14 +37,13 @@ class LavimoModel(nn.Module):
 
     def __init__(self, config: ModelConfig, load_pretrained: bool = True):
         super().__init__()
-        config.validate()
         self.config = config
         c = config.latent_dim
         self.motion_encoder = MotionEncoder(config.motion, c)
         self.text_encoder = TextEncoder(config.text, c, load_pretrained)
         self.video_encoder = VideoEncoder(config.video, c, load_pretrained) if config.has_video else None
         self.fusion = FeatureFusion(config.fusion, c, config.modalities)
-        self.decoder = MotionDecoder(config.decoder, c, config.motion.feature_dim, config.motion.max_frames)
+        self.decoder = MotionDecoder(config.decoder, c, config.motion.feature_dim, config.motion.positional_frames)
         initial = torch.tensor(math.log(1.0 / config.temperature_init))  # log 1/τ
         if config.learnable_temperature:
             self.logit_scale = nn.Parameter(initial)

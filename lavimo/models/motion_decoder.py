@@ -13,9 +13,9 @@ class MotionDecoder(nn.Module):
     (one sinusoidal query per frame, padding masked), as TEMOS and TMR decode a latent vector: the reconstruction
     loss reaches the motion embedding through ẽ_m alone."""
 
-    def __init__(self, config: DecoderConfig, latent_dim: int, feature_dim: int, max_frames: int):
+    def __init__(self, config: DecoderConfig, latent_dim: int, feature_dim: int, positional_frames: int):
         super().__init__()
-        self.queries = PositionalEncoding(latent_dim, max_frames)
+        self.queries = PositionalEncoding(latent_dim, positional_frames)
         # Post-norm, as TEMOS's decoder: with a single memory token the cross-attention output does not depend on
         # its query, so a pre-norm layer's norm before it would never get a gradient.
         layer = nn.TransformerDecoderLayer(

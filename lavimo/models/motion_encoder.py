@@ -21,7 +21,7 @@ class MotionEncoder(nn.Module):
             config.num_heads,
             config.ff_dim,
             config.dropout,
-            config.max_frames,
+            config.positional_frames,
             use_cls=True,
         )
 

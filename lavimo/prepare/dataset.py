@@ -3,7 +3,6 @@ one per split, and per test split one more whose videos are in the held-out styl
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import logging
@@ -11,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from lavimo import pretrained, storage
-from lavimo.config import DataConfig, LavimoConfig
+from lavimo.config import DataConfig, LavimoConfig, migrate_recorded
 from lavimo.data import embedding_cache, pipeline
 from lavimo.data.datasets import (
     DATASET_SPECS,
@@ -64,7 +63,7 @@ class PrepareSummary:
 
 def dataset_spec(data: DataConfig) -> tuple[DatasetSpec, ClipRules]:
     spec = DATASET_SPECS[data.dataset]
-    rules = ClipRules(data.min_motion_frames or spec.min_motion_frames, data.max_motion_frames)
+    rules = ClipRules(data.min_motion_frames or spec.min_motion_frames, data.keep_shorter_than)
     return spec, rules
 
 
@@ -85,16 +84,14 @@ def index_dataset(data: DataConfig, spec: DatasetSpec, report: SkipReport) -> li
 def prepare_dataset(config: LavimoConfig) -> PrepareSummary:
     """Runs the whole preparation on the connected Ray cluster; finished work of an earlier run is reused."""
     started = time.time()
-    data = dataclasses.replace(
-        config.data, root=storage.absolute(config.data.root), prepared=storage.absolute(config.data.prepared)
-    )
+    data = config.data.replace(root=storage.absolute(config.data.root), prepared=storage.absolute(config.data.prepared))
     storage.check_writable(data.prepared, "data.prepared")
     spec, rules = dataset_spec(data)
     summary = PrepareSummary(prepared=data.prepared)
     mean_path, std_path = load_statistics(data.root, spec)
     items = index_dataset(data, spec, summary.report)
     job = MotionJob(data.root, data.prepared, spec, rules, config.render)
-    settings = json.dumps(dataclasses.asdict(config.render), indent=2).encode()
+    settings = json.dumps(config.render.to_dict(), indent=2).encode()
     storage.write_bytes_atomic(
         storage.join(data.prepared, "videos", config.render.fingerprint(), "render.json"), settings
     )  # what the videos beside it were rendered with
@@ -122,7 +119,7 @@ def prepare_dataset(config: LavimoConfig) -> PrepareSummary:
         preparation_settings(config),
     )
     held_out = {result.id: result.held_out_video for result in results if result.held_out_video}
-    write_manifests(rows, held_out, embeddings, info, dataclasses.replace(config, data=data), summary)
+    write_manifests(rows, held_out, embeddings, info, config.replace(data=data), summary)
     storage.write_bytes_atomic(storage.join(data.prepared, REPORT), json.dumps(summary.to_dict(), indent=2).encode())
     return summary
 
@@ -205,9 +202,9 @@ def preparation_settings(config: LavimoConfig) -> dict:
         "dataset": data.dataset,
         "root": data.root,
         "splits": list(data.splits),
-        "synthetic": dataclasses.asdict(data.synthetic) if data.dataset == "synthetic" else None,
+        "synthetic": data.synthetic.to_dict() if data.dataset == "synthetic" else None,
         "min_motion_frames": data.min_motion_frames,
-        "max_motion_frames": data.max_motion_frames,
+        "keep_shorter_than": data.keep_shorter_than,
         "look": render.fingerprint(),
         "views_per_motion": render.views_per_motion,
         "held_out_look": render.held_out.fingerprint() if render.held_out.enabled else None,
@@ -225,9 +222,8 @@ def is_prepared(config: LavimoConfig) -> bool:
         info = current_info(manifest_path(prepared, split))
         if info is None:
             return False
-        changed = sorted(
-            key for key in wanted.keys() | info.settings.keys() if info.settings.get(key) != wanted.get(key)
-        )
+        recorded = migrate_recorded(info.settings, "data")  # an earlier version's names of the data settings
+        changed = sorted(key for key in wanted.keys() | recorded.keys() if recorded.get(key) != wanted.get(key))
         if changed:
             log.info(
                 "%s was prepared with other %s: preparing it again (finished videos and caption embeddings are reused)",

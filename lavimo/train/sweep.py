@@ -8,13 +8,14 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import ray
 import ray.tune
 import yaml
+from pydantic import Field
 from ray.tune.experiment import Trial
 from ray.tune.integration.ray_train import TuneReportCallback
 from ray.tune.schedulers import ASHAScheduler
@@ -24,8 +25,9 @@ from ray.util.state import list_nodes
 from ray.util.state.exception import RayStateApiException
 
 from lavimo import checkpoint, outbox, storage, tracking
-from lavimo.config import ConfigError, LavimoConfig, from_dict, load_config, parse_set, with_values
+from lavimo.config import ConfigError, LavimoConfig, load_config, migrate_recorded, parse_set, with_values
 from lavimo.directions import validation_recalls
+from lavimo.schema import Count, Int, Section, build
 from lavimo.train import sweep_report
 from lavimo.train.job import ensure_prepared
 from lavimo.train.sweep_report import TrialSummary
@@ -33,35 +35,37 @@ from lavimo.train.trainer import cpus_needed, default_tracking_uri, train
 
 log = logging.getLogger(__name__)
 DISTRIBUTIONS = ("uniform", "loguniform", "choice", "grid")
-SEARCHES = ("random", "grid", "optuna")
 SWEEP_FILE = "sweep.json"  # in the sweep folder: the spec, the base config and the MLflow parent run
 TRAIN_RUNS = "train_runs"  # in the sweep folder: one Ray Train run per trial, named after the trial
 
 
-@dataclass(frozen=True)
-class AshaSpec:
-    grace_period: int = 1  # epochs every trial runs before ASHA may stop it
-    reduction_factor: int = 2  # at each rung ASHA lets 1 in reduction_factor trials go on
+class AshaSpec(Section):
+    grace_period: Count = 1  # epochs every trial runs before ASHA may stop it (at most train.epochs)
+    reduction_factor: Annotated[Int, Field(ge=2)] = 2  # at each rung ASHA lets 1 in reduction_factor trials go on
 
 
-@dataclass(frozen=True)
-class SweepSpec:
+class SweepSpec(Section):
     """The sweep YAML as written (see ray_configs/tune_cpu_demo.yaml)."""
 
     name: str = "sweep"
     base: str = "cpu_demo.yaml"  # the training config, relative to the sweep YAML
-    overrides: dict = field(default_factory=dict)  # {"train.epochs": 8}: changes to the base config
-    search_space: dict = field(default_factory=dict)  # {"loss.epsilon": {"uniform": [0.6, 0.95]}, ...}
-    search: str = "random"  # random | grid | optuna (TPE)
-    num_samples: int = 1  # trials (random, optuna); repeats of the whole grid (grid)
+    overrides: dict[str, Any] = {}  # {"train.epochs": 8}: changes to the base config
+    search_space: dict[str, Any] = {}  # {"loss.epsilon": {"uniform": [0.6, 0.95]}, ...}
+    search: Literal["random", "grid", "optuna"] = "random"  # optuna: TPE
+    num_samples: Count = 1  # trials (random, optuna); repeats of the whole grid (grid)
     metric: str = "val/t2m/R3"  # maximised by the sweep; also each trial's train.checkpoint_metric
-    asha: AshaSpec = field(default_factory=AshaSpec)  # max_t is the base config's train.epochs
-    max_concurrent_trials: int = 1
-    trial_driver_resources: dict = field(default_factory=lambda: {"CPU": 0, "memory": 256 * 2**20})
-    max_failures: int = 1  # a failed trial is restarted this often (it resumes from its last checkpoint)
-    seed: int = 0
+    asha: AshaSpec = AshaSpec()  # max_t is the base config's train.epochs
+    max_concurrent_trials: Count = 1
+    trial_driver_resources: dict[str, Annotated[float, Field(ge=0.0)]] = {"CPU": 0, "memory": 256 * 2**20}
+    max_failures: Annotated[Int, Field(ge=0)] = 1  # a failed trial is restarted this often (from its last checkpoint)
+    seed: Int = 0
     storage_path: str = "outputs/sweeps"  # the sweep folder is storage_path/NAME (path or URI)
     experiment: str = "lavimo-tune"  # MLflow experiment of the parent run and of every trial's run
+
+    def problems(self) -> list[tuple[str, str]]:
+        if not any(self.trial_driver_resources.values()):  # Tune refuses an empty request
+            return [("trial_driver_resources", "at least one resource above 0, e.g. {CPU: 0, memory: 268435456}")]
+        return []
 
 
 @dataclass(frozen=True)
@@ -167,25 +171,11 @@ def parse_search_space(spec: SweepSpec, base: LavimoConfig) -> tuple[Dimension, 
 
 
 def _check_spec(spec: SweepSpec, epochs: int) -> None:
-    if spec.search not in SEARCHES:
-        raise ConfigError(f"search: expected one of {SEARCHES}, got {spec.search!r}")
+    """What the spec alone cannot check: the optional optuna package, ASHA's grace period against the epochs."""
     if spec.search == "optuna" and importlib.util.find_spec("optuna") is None:
         raise ConfigError("search: 'optuna' needs the optuna package (pip install optuna)")
-    for name in ("num_samples", "max_concurrent_trials"):
-        if getattr(spec, name) < 1:
-            raise ConfigError(f"{name}: must be >= 1, got {getattr(spec, name)}")
-    if spec.max_failures < 0:
-        raise ConfigError(f"max_failures: must be >= 0, got {spec.max_failures}")
-    if not 1 <= spec.asha.grace_period <= epochs:
+    if spec.asha.grace_period > epochs:
         raise ConfigError(f"asha.grace_period: must be in [1, train.epochs = {epochs}], got {spec.asha.grace_period}")
-    if spec.asha.reduction_factor < 2:
-        raise ConfigError(f"asha.reduction_factor: must be >= 2, got {spec.asha.reduction_factor}")
-    resources = spec.trial_driver_resources
-    if any(not isinstance(v, (int, float)) or v < 0 for v in resources.values()) or not any(resources.values()):
-        raise ConfigError(
-            f"trial_driver_resources: Ray resources >= 0, at least one above 0 (Tune refuses an "
-            f"empty request; e.g. {{CPU: 0, memory: 268435456}}), got {resources!r}"
-        )
 
 
 def _check_metric(metric: str, config: LavimoConfig) -> None:
@@ -228,7 +218,7 @@ def load_sweep(path: str | Path, sets: Sequence[str] = ()) -> Sweep:
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({err})") from None
     try:
-        spec = from_dict(SweepSpec, raw or {})
+        spec = build(SweepSpec, raw or {})
         base = _base_config(spec, path.parent, sets)
         _check_spec(spec, base.train.epochs)
         return Sweep(spec, base, parse_search_space(spec, base))
@@ -352,11 +342,12 @@ def _search_algorithm(spec: SweepSpec) -> SearchAlgorithm:
 def _parent_run(sweep: Sweep, folder: str, name: str, resuming: bool) -> tracking.ParentRun:
     """The sweep's MLflow run, recorded in the sweep folder; a resumed sweep must have the same spec and base."""
     record = storage.join(folder, SWEEP_FILE)
-    described = json.loads(json.dumps({"spec": asdict(sweep.spec), "base": sweep.base.to_dict()}))
+    described = {"spec": sweep.spec.to_dict(), "base": sweep.base.to_dict()}
     if resuming:
         if not storage.is_file(record):
             raise ConfigError(f"--resume {name}: {record} does not exist")
         saved = json.loads(storage.read_text(record))
+        saved["base"] = migrate_recorded(saved["base"])  # recorded by an earlier version: its renamed keys moved
         if {key: saved[key] for key in described} != described:
             raise ConfigError(
                 f"--resume {name}: the sweep config or its base config differs from the one in "
