@@ -16,7 +16,6 @@ from lavimo.models.config import ModelConfig
 from lavimo.render.config import RenderConfig
 from lavimo.schema import ConfigError, Count, Fraction, Int, Section, build
 
-__all__ = ["ConfigError", "LavimoConfig", "load_config", "migrate_recorded", "parse_set", "with_values"]
 
 MOVED_KEYS = {  # old key: its new one. Refused in a YAML config and in --set; moved in a recorded config
     "train.epsilon": "loss.epsilon",
@@ -176,7 +175,7 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> Lavim
     """Reads a YAML config (and the configs it extends), applies `key.sub=value` overrides (--set) and validates the
     result; ConfigError naming the file and every bad key."""
     path = Path(path)
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     try:
         return with_values(build(LavimoConfig, raw, MOVED_KEYS), dict(parse_set(item) for item in overrides))
     except ConfigError as err:
@@ -238,8 +237,9 @@ def _node(raw: dict[str, Any], sections: list[str], create: bool = False) -> dic
     return raw if isinstance(raw, dict) else None
 
 
-def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """A YAML mapping; `extends: other.yaml` (relative to this file) is read first and overridden key by key."""
+def read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A YAML mapping (a training or a sweep config); `extends: other.yaml` (relative to this file) is read first and
+    overridden key by key."""
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except OSError as err:
@@ -254,7 +254,7 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     parent_path = (path.parent / str(parent)).resolve()
     if parent_path in seen:
         raise ConfigError(f"{path}: 'extends' makes a cycle through {parent_path}")
-    return _merge(_read_yaml(parent_path, (*seen, path.resolve())), raw)
+    return _merge(read_yaml(parent_path, (*seen, path.resolve())), raw)
 
 
 def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

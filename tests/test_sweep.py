@@ -356,3 +356,16 @@ def test_asha_from_the_yaml_stops_a_weaker_trial_at_its_first_rung_not_before(tm
 
     assert decisions(strong, [40.0, 50.0, 60.0]) == [TrialScheduler.CONTINUE] * 3
     assert decisions(weak, [10.0, 20.0]) == [TrialScheduler.CONTINUE, TrialScheduler.STOP]
+
+
+def test_a_sweep_file_is_read_as_a_training_config_is(tmp_path):
+    with pytest.raises(ConfigError, match="nowhere.yaml: cannot read config"):
+        load_sweep(tmp_path / "nowhere.yaml")
+    (tmp_path / "broken.yaml").write_text("search_space: {loss.epsilon: [")
+    with pytest.raises(ConfigError, match="broken.yaml: not valid YAML"):
+        load_sweep(tmp_path / "broken.yaml")
+    base = _write_sweep(tmp_path)
+    (tmp_path / "longer.yaml").write_text(f"extends: {base.name}\nname: longer\noverrides: {{train.epochs: 6}}\n")
+    longer = load_sweep(tmp_path / "longer.yaml")
+    assert longer.spec.name == "longer" and longer.base.train.epochs == 6
+    assert [d.key for d in longer.dimensions] == ["loss.epsilon"]  # the search space of the sweep it extends

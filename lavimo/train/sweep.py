@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 
 import ray
 import ray.tune
-import yaml
 from pydantic import Field
 from ray.tune.experiment import Trial
 from ray.tune.integration.ray_train import TuneReportCallback
@@ -25,7 +24,7 @@ from ray.util.state import list_nodes
 from ray.util.state.exception import RayStateApiException
 
 from lavimo import checkpoint, outbox, storage, tracking
-from lavimo.config import ConfigError, LavimoConfig, load_config, migrate_recorded, parse_set, with_values
+from lavimo.config import ConfigError, LavimoConfig, load_config, migrate_recorded, parse_set, read_yaml, with_values
 from lavimo.directions import validation_recalls
 from lavimo.schema import Count, Int, Section, build
 from lavimo.train import sweep_report
@@ -211,14 +210,9 @@ def _base_config(spec: SweepSpec, folder: Path, sets: Sequence[str]) -> LavimoCo
 def load_sweep(path: str | Path, sets: Sequence[str] = ()) -> Sweep:
     """Reads and validates a sweep YAML; `sets` (key=value) change the base training config."""
     path = Path(path)
+    raw = read_yaml(path)
     try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read the sweep config ({err.strerror})") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from None
-    try:
-        spec = build(SweepSpec, raw or {})
+        spec = build(SweepSpec, raw)
         base = _base_config(spec, path.parent, sets)
         _check_spec(spec, base.train.epochs)
         return Sweep(spec, base, parse_search_space(spec, base))
