@@ -16,7 +16,6 @@ from lavimo.models.config import ModelConfig
 from lavimo.render.config import RenderConfig
 from lavimo.schema import ConfigError, Count, Fraction, Int, Section, build
 
-
 MOVED_KEYS = {  # old key: its new one. Refused in a YAML config and in --set; moved in a recorded config
     "train.epsilon": "loss.epsilon",
     "train.lambda_recon": "loss.lambda_recon",
