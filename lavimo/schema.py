@@ -66,31 +66,27 @@ def checked(check: Callable[[Any], str | None]) -> AfterValidator:
     return AfterValidator(validate)
 
 
-def build(cls: type[S], raw: Any, moved: Mapping[str, str] | None = None, prefix: str = "") -> S:
-    """`cls` validated from plain values; ConfigError listing every problem, keys dotted from `prefix`, a key in
-    `moved` (old dotted key: new one) named with its new key."""
+def build(cls: type[S], raw: Any, moved: Mapping[str, str] | None = None) -> S:
+    """`cls` validated from plain values; ConfigError listing every problem by its dotted key, a key in `moved`
+    (old dotted key: new one) named with its new key."""
     try:
         return cls.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(describe(err, cls, moved or {}, prefix)) from None
+        lines = [line for error in err.errors() for line in _lines(error, cls, moved or {})]
+        raise ConfigError(lines[0] if len(lines) == 1 else f"{len(lines)} problems:\n  " + "\n  ".join(lines)) from None
 
 
-def describe(err: ValidationError, cls: type[Section], moved: Mapping[str, str], prefix: str = "") -> str:
-    lines = [line for error in err.errors() for line in _lines(error, cls, moved, prefix)]
-    return lines[0] if len(lines) == 1 else f"{len(lines)} problems:\n  " + "\n  ".join(lines)
-
-
-def _lines(error: Mapping[str, Any], cls: type[Section], moved: Mapping[str, str], prefix: str) -> list[str]:
+def _lines(error: Mapping[str, Any], cls: type[Section], moved: Mapping[str, str]) -> list[str]:
     path = [str(part) for part in error["loc"]]
-    key = prefix + ".".join(path)
+    key = ".".join(path)
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, Problems):
-        return [f"{key + '.' if path else prefix}{name}: {message}" for name, message in cause.problems]
+        return [f"{key + '.' if path else ''}{name}: {message}" for name, message in cause.problems]
     if error["type"] == "extra_forbidden":
         if key in moved:
             return [f"'{key}' is now '{moved[key]}': move it there"]
         return [f"unknown key '{key}' (known keys: {', '.join(_section_at(cls, path[:-1]).model_fields)})"]
-    where = key or prefix.rstrip(".") or "config"
+    where = key or "config"
     if error["type"] in ("model_type", "model_attributes_type", "dict_type"):
         return [f"{where}: expected a mapping, got {error['input']!r}"]
     message = error["msg"].removeprefix("Value error, ")

@@ -11,6 +11,7 @@ import sys
 import pytest
 import torch
 
+from lavimo.config import LavimoConfig
 from lavimo.models import (
     IMAGE_MEAN,
     IMAGE_STD,
@@ -318,7 +319,7 @@ def test_config_round_trips_and_validation_names_the_field():
     ]
     for raw, message in bad:
         with pytest.raises(ConfigError, match=re.escape(message)):
-            build(ModelConfig, raw, prefix="model.")
+            build(LavimoConfig, {"model": raw})
     with pytest.raises(ValueError, match="latent_dim"):
         ModelConfig(latent_dim=0)  # built directly, a config is validated too
 
