@@ -150,9 +150,10 @@ def test_augmentation_changes_pixels_keeps_shapes_and_is_off_in_evaluation(prepa
     m2 = manifest_batch(table.slice(2, 1))  # one caption, window shorter than the crop: only the video can vary
     plain = builders(False)(m2)["frames"]
     assert np.array_equal(builders(True, dataclasses.replace(SETTINGS, augment=False))(m2)["frames"], plain)
-    augmented = [builders(True)(m2)["frames"] for _ in range(4)]
+    augmented = [builders(True, dataclasses.replace(SETTINGS, seed=seed))(m2)["frames"] for seed in range(4)]
     assert all(a.shape == plain.shape and a.dtype == np.uint8 for a in augmented)
-    assert all(not np.array_equal(a, plain) for a in augmented)
+    # 4 independent draws; one draw in about 3,000 is the identity (the whole frame, no jitter, grey or blur)
+    assert sum(not np.array_equal(a, plain) for a in augmented) >= 3
 
 
 def test_one_draw_is_applied_to_every_frame_of_a_clip(prepared):
